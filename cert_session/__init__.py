@@ -1,0 +1,46 @@
+"""cert-session: trust your company's CA chain on top of the public roots.
+
+Importing this package does no work. See README.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cert_session_hook import __version__
+
+if TYPE_CHECKING:
+    from cert_session.session import Session
+
+__all__ = ["where", "activate", "Session", "__version__"]
+
+
+def where() -> str:
+    """Path of the bundle requests should use here, building it if needed.
+
+    The merged bundle (base + company certificates) when there is any
+    company certificate; otherwise the base bundle itself.
+    """
+    from cert_session._api import where as _where
+
+    return _where()
+
+
+def activate() -> dict[str, str]:
+    """Export the merged bundles now (frozen apps, ``python -S``).
+
+    Returns ``{VARIABLE: bundle path}`` of what was exported. Idempotent.
+    """
+    import cert_session_hook
+
+    exports: dict[str, str] = cert_session_hook.activate()
+    return exports
+
+
+def __getattr__(name: str) -> Any:
+    # requests is imported only when Session is used.
+    if name == "Session":
+        from cert_session.session import Session
+
+        return Session
+    raise AttributeError("module 'cert_session' has no attribute %r" % name)

@@ -1,0 +1,232 @@
+"""Build the merged bundles and the state file the hook reads.
+
+Runs only when an input changed (first start after a certifi upgrade, a new
+company certificate, ...), from the hook or from ``cert-session rebuild``.
+It may import more than the hook, but still stays light: no ``ssl`` unless
+a target needs OpenSSL's default paths, and certifi is found without being
+imported where its bundle sits beside the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import NamedTuple
+
+import cert_session_hook as _hook
+from cert_session import _cache, _pem, _sources
+from cert_session._sources import Problem
+
+__all__ = ["Base", "resolve_base", "rebuild", "build"]
+
+MAX_BASE_SIZE = 64 << 20
+
+
+class Base(NamedTuple):
+    spec: str
+    path: str | None  # None: the target has no base (node) or none was found
+    origin: str  # for people: "certifi 2026.5.20", "preset file", ...
+    inputs: list[str]
+    problem: str | None  # why the base cannot be used
+
+
+def _certifi_base() -> Base:
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("certifi")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin:
+        # Watch where pip would put it, so installing it triggers a rebuild.
+        return Base(
+            "certifi:",
+            None,
+            "certifi",
+            [os.path.join(_hook.HERE, "certifi")],
+            "certifi is not installed in this environment (%s); install it with "
+            "`python -m pip install certifi`" % _hook.HERE,
+        )
+    package_dir = os.path.dirname(spec.origin)
+    pem = os.path.join(package_dir, "cacert.pem")
+    inputs = [package_dir, spec.origin]
+    if os.path.isfile(pem):
+        return Base("certifi:", pem, "certifi (%s)" % package_dir, inputs + [pem], None)
+    # Debian's and Fedora's certifi ship no cacert.pem: where() names the
+    # system bundle. Honour it (this costs the import, once per change).
+    try:
+        import certifi
+
+        where = certifi.where()
+    except Exception as exc:
+        return Base("certifi:", None, "certifi", inputs, "certifi.where() failed: %s" % exc)
+    return Base("certifi:", where, "certifi.where() (%s)" % package_dir, inputs + [where], None)
+
+
+def _openssl_base() -> Base:
+    # _ssl alone: ssl.py adds nothing needed here (ssl.get_default_verify_paths
+    # is a thin wrapper around this call).
+    import _ssl
+
+    env_var, default_file, _, _ = _ssl.get_default_verify_paths()
+    path = os.environ.get(env_var) if env_var else None
+    path = path if path and not _hook.is_ours(path) else default_file
+    if path and os.path.isfile(path):
+        return Base("openssl:", path, "OpenSSL default (%s)" % path, [path], None)
+    # Only a CA directory (or nothing): a file of company certificates is
+    # added to whatever that directory provides.
+    return Base("openssl:", None, "OpenSSL default CA directory", [default_file], None)
+
+
+def resolve_base(spec: str) -> Base:
+    """Turn a hook base spec (file:, certifi:, openssl:, none:) into a file."""
+    if spec.startswith("file:"):
+        path = spec[5:]
+        if os.path.isdir(path):
+            return Base(spec, None, "preset directory", [path], "%s is a directory; cert-session only appends to a bundle file, so it is left as it is" % path)
+        if not os.path.isfile(path):
+            return Base(spec, None, "preset file", [path], "%s does not exist; it is left as it is and no company certificate is added" % path)
+        return Base(spec, path, "preset file %s" % path, [path], None)
+    if spec == "certifi:":
+        return _certifi_base()
+    if spec == "openssl:":
+        return _openssl_base()
+    return Base(spec, None, "none (company certificates only)", [], None)
+
+
+def build(
+    bases: list[tuple[str, str]], certs_env: str
+) -> tuple[dict[str, tuple[str, bytes]], list[str], list[Problem], list[Base]]:
+    """Compute bundles in memory: ({VAR: (name, data)}, inputs, problems, bases)."""
+    _, inputs, _ = _sources.discover(certs_env)
+    sources = _sources.load(certs_env)
+    problems = list(sources.problems)
+    inputs = list(inputs)
+    bundles: dict[str, tuple[str, bytes]] = {}
+    resolved = []
+    company = [c.block for c in sources.certs]
+    chain_checked = False
+    for target, spec in bases:
+        base = resolve_base(spec)
+        resolved.append(base)
+        inputs.extend(base.inputs)
+        if not company:
+            continue
+        var = _hook.TARGETS[target]
+        if base.problem:
+            problems.append(Problem("warning", base.path or spec, "%s: %s." % (var, base.problem)))
+            continue
+        blocks: list[_pem.Block] = []
+        if base.path is not None:
+            try:
+                with open(base.path, "rb") as f:
+                    data = f.read(MAX_BASE_SIZE)
+            except OSError as exc:
+                problems.append(Problem("warning", base.path, "%s: cannot read %s (%s); %s is left as it is." % (var, base.path, exc.strerror or exc, var)))
+                continue
+            blocks = list(_pem.iter_blocks(data))
+            if not blocks:
+                problems.append(
+                    Problem(
+                        "warning",
+                        base.path,
+                        "%s: %s contains no PEM certificate, so requests would fail "
+                        "with it anyway; %s is left as it is. Point it at a CA bundle."
+                        % (var, base.path, var),
+                    )
+                )
+                continue
+        if not chain_checked and target in ("requests", "ssl", "aws", "curl", "git"):
+            chain_checked = True
+            base_ders = b"".join(b.cert_der for b in blocks)
+            problems.extend(_sources.chain_problems(sources.certs, base_ders, base.path or spec))
+        merged = _pem.merge(blocks, company)
+        name = "%s%s.pem" % (_hook.BUNDLE_PREFIX, hashlib.sha256(merged).hexdigest()[:32])
+        bundles[var] = (name, merged)
+    return bundles, inputs, problems, resolved
+
+
+def state_text(config: str, exports: dict[str, tuple[str, int]], fingerprints: list[tuple[str, str]]) -> bytes:
+    import time
+
+    reason = " ".join(_hook.last_reason.split())
+    lines = [_hook.STATE_MAGIC, "C\t" + config, "W\t%d\t%s" % (time.time(), reason)]
+    lines += ["E\t%s\t%s\t%d" % (var, path, size) for var, (path, size) in sorted(exports.items())]
+    lines += ["I\t%s\t%s" % item for item in fingerprints]
+    text = "\n".join(lines) + "\n"
+    if text.count("\n") != len(lines) or any(line.count("\t") > 3 for line in lines):
+        raise ValueError("a path contains a tab or newline; not caching")
+    return text.encode("utf-8", "surrogateescape")
+
+
+def write(
+    config: str,
+    bundles: dict[str, tuple[str, bytes]],
+    fingerprints: list[tuple[str, str]],
+    dirs: list[tuple[str, bool]],
+) -> tuple[dict[str, str], str | None]:
+    """Write bundles and state to the first usable directory.
+
+    Returns ({VAR: bundle path}, a note if a fallback was used or all failed).
+    """
+    failures = []
+    for directory, fallback in dirs:
+        try:
+            _cache.ensure_private_dir(directory)
+            exports = {}
+            for var, (name, data) in bundles.items():
+                path = _cache.write_atomic(directory, name, data, 0o644)
+                exports[var] = (path, len(data))
+            state = state_text(config, exports, fingerprints)
+            _cache.write_atomic(directory, os.path.basename(_hook.state_path(directory, config)), state, 0o600)
+            _cache.prune(directory)
+        except (OSError, ValueError) as exc:
+            failures.append("%s (%s)" % (directory, getattr(exc, "strerror", None) or exc))
+            continue
+        note = None
+        if failures and bundles:
+            note = "cache %s is unusable; using %s instead. Fix it or set CERT_SESSION_CACHE_DIR" % (failures[0], directory)
+        return {var: path for var, (path, _) in exports.items()}, note
+    note = None
+    if bundles:
+        note = "cannot write a bundle anywhere (%s); company certificates are not added. Set CERT_SESSION_CACHE_DIR to a writable directory" % "; ".join(failures)
+    return {}, note
+
+
+def rebuild(config: str, bases: list[tuple[str, str]], certs_env: str) -> dict[str, str]:
+    """The hook's slow path: build, write, report at most one line."""
+    _, watched, _ = _sources.discover(certs_env)
+    pre = {p: _hook.fingerprint(p) for p in watched}  # before reading: a change mid-way rebuilds again
+    bundles, inputs, problems, _ = build(bases, certs_env)
+    fingerprints = []
+    for path in dict.fromkeys(inputs):
+        fingerprints.append((path, pre.get(path) or _hook.fingerprint(path)))
+    dirs = _cache.writable_dirs()
+    exports, note = write(config, bundles, fingerprints, dirs)
+    if not exports and bundles and note and "cannot write" in note:
+        try:
+            last = _cache.private_temp_dir()
+            exports, _ = write(config, bundles, fingerprints, [(last, True)])
+            note = "no usable cache directory; using %s for this process. Set CERT_SESSION_CACHE_DIR to a writable directory you own" % last
+        except OSError:
+            pass
+    report(problems, note)
+    return exports
+
+
+def report(problems: list[Problem], note: str | None) -> None:
+    """At most one line on stderr: the worst problem, and how many more."""
+    messages = []
+    if note:
+        messages.append(note)
+    errors = [p for p in problems if p.severity == "error"]
+    messages.extend(p.message for p in errors + [p for p in problems if p.severity != "error"])
+    messages = list(dict.fromkeys(messages))
+    if not messages:
+        return
+    line = messages[0].rstrip(".")
+    if len(messages) > 1:
+        line += " (and %d more; run `cert-session status`)" % (len(messages) - 1)
+    _hook.warn(line)
+    for extra in messages[1:]:
+        _hook.debug(extra)

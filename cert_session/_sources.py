@@ -1,0 +1,282 @@
+"""Where company certificates come from, and whether each one is usable.
+
+Two sources: ``cert_session/certs/`` in the installed package (a company
+drops ``Issuer.crt`` there before building its wheel) and the
+``CERT_SESSION_CERTS`` variable (files or directories, ``os.pathsep``
+separated). Each certificate is checked with the same rules everywhere: at
+build time, by ``cert-session status`` and when the hook rebuilds.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import NamedTuple
+
+import cert_session_hook as _hook
+from cert_session._pem import Block, iter_blocks, looks_like_pem
+from cert_session._x509 import CertInfo, DERError, format_time, parse_certificate
+
+__all__ = ["Problem", "CompanyCert", "Sources", "load", "chain_problems", "SUFFIXES"]
+
+SUFFIXES = (".pem", ".crt", ".cer")
+MAX_FILE_SIZE = 1 << 20  # a CA file holds a few KiB; never read 10 MB at start-up
+EXPIRY_WARNING_DAYS = 30
+
+
+class Problem(NamedTuple):
+    severity: str  # "error": not used; "warning": used, but look at it
+    path: str
+    message: str  # a sentence naming the file and the next step
+
+
+class CompanyCert(NamedTuple):
+    path: str
+    origin: str  # "package" or "CERT_SESSION_CERTS"
+    info: CertInfo
+    block: Block
+    problems: tuple[Problem, ...]  # warnings; a certificate with errors is not here
+
+
+class Sources(NamedTuple):
+    certs: list[CompanyCert]
+    problems: list[Problem]  # every problem, errors and warnings
+    inputs: list[str]  # paths whose stat fingerprint decides freshness
+    files: list[tuple[str, str]]  # (path, origin) of every file read
+
+
+def _dir_files(directory: str) -> list[str]:
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    return [
+        os.path.join(directory, n)
+        for n in names
+        if n.lower().endswith(SUFFIXES) and not n.startswith(".")
+    ]
+
+
+def discover(certs_env: str | None = None) -> tuple[list[tuple[str, str]], list[str], list[Problem]]:
+    """Company certificate files, the paths to watch, and missing entries."""
+    if certs_env is None:
+        certs_env = os.environ.get("CERT_SESSION_CERTS", "")
+    files: list[tuple[str, str]] = []
+    inputs = [_hook.PACKAGE_CERTS_DIR]
+    problems: list[Problem] = []
+    for path in _dir_files(_hook.PACKAGE_CERTS_DIR):
+        files.append((path, "package"))
+    for entry in certs_env.split(os.pathsep):
+        if not entry:
+            continue
+        path = os.path.abspath(entry)
+        inputs.append(path)
+        if os.path.isdir(path):
+            files.extend((p, "CERT_SESSION_CERTS") for p in _dir_files(path))
+        elif os.path.exists(path):
+            files.append((path, "CERT_SESSION_CERTS"))
+        else:
+            problems.append(
+                Problem(
+                    "warning",
+                    path,
+                    "CERT_SESSION_CERTS names %s, which does not exist; fix the path "
+                    "or remove it from CERT_SESSION_CERTS." % path,
+                )
+            )
+    inputs.extend(p for p, _ in files)
+    return files, inputs, problems
+
+
+def load(certs_env: str | None = None, strict: bool = False, now: float | None = None) -> Sources:
+    """Read and check every company certificate. Never raises for bad files."""
+    files, inputs, problems = discover(certs_env)
+    certs: list[CompanyCert] = []
+    seen: set[bytes] = set()
+    for path, origin in files:
+        blocks, file_problems = _read_file(path)
+        problems.extend(file_problems)
+        for block in blocks:
+            if block.cert_der in seen:
+                continue
+            seen.add(block.cert_der)
+            cert, cert_problems = check(path, origin, block, strict=strict, now=now)
+            problems.extend(cert_problems)
+            if cert is not None:
+                certs.append(cert)
+    return Sources(certs, problems, inputs, files)
+
+
+def _read_file(path: str) -> tuple[list[Block], list[Problem]]:
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_FILE_SIZE:
+            return [], [
+                Problem(
+                    "error",
+                    path,
+                    "%s is %d bytes, far too large for a certificate file; it was "
+                    "skipped. Put only the CA certificate (PEM) there." % (path, size),
+                )
+            ]
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_SIZE + 1)
+    except OSError as exc:
+        return [], [
+            Problem(
+                "error",
+                path,
+                "%s cannot be read (%s); it was skipped. Check its permissions."
+                % (path, exc.strerror or exc),
+            )
+        ]
+    if not data.strip():
+        return [], [Problem("warning", path, "%s is empty; it was skipped. Remove it or put a PEM CA certificate in it." % path)]
+    if looks_like_pem(data):
+        blocks = list(iter_blocks(data))
+        if blocks:
+            return blocks, []
+        return [], [
+            Problem(
+                "error",
+                path,
+                "%s holds no readable PEM certificate (no valid -----BEGIN "
+                "CERTIFICATE----- block); it was skipped. Replace it with the CA "
+                "certificate in PEM form." % path,
+            )
+        ]
+    try:
+        parse_certificate(data)
+    except DERError:
+        return [], [
+            Problem(
+                "error",
+                path,
+                "%s is not a certificate (neither PEM nor DER); it was skipped. "
+                "Replace it with the CA certificate in PEM form "
+                "(-----BEGIN CERTIFICATE-----)." % path,
+            )
+        ]
+    stem = os.path.splitext(path)[0]
+    return [Block("CERTIFICATE", data)], [
+        Problem(
+            "warning",
+            path,
+            "%s is DER (binary), not PEM; it is used, converted. To silence this, "
+            "convert it: openssl x509 -inform der -in %s -out %s.pem" % (path, path, stem),
+        )
+    ]
+
+
+def describe(info: CertInfo) -> str:
+    return "%r (SHA-256 %s)" % (info.subject, info.fingerprint[:23] + "...")
+
+
+def check(
+    path: str, origin: str, block: Block, strict: bool = False, now: float | None = None
+) -> tuple[CompanyCert | None, list[Problem]]:
+    """Validate one certificate; return it (None if unusable) and its problems."""
+    try:
+        info = parse_certificate(block.cert_der)
+    except DERError as exc:
+        return None, [
+            Problem(
+                "error",
+                path,
+                "%s holds a certificate block that does not parse (%s); it was "
+                "skipped. Replace it with the CA certificate in PEM form." % (path, exc),
+            )
+        ]
+    problems: list[Problem] = []
+    if not info.is_ca:
+        return None, [
+            Problem(
+                "error",
+                path,
+                "%s: %s is a server (leaf) certificate, not a CA (basicConstraints "
+                "CA:FALSE), so it cannot vouch for servers; it was skipped. Put the "
+                "certificate of its issuer, %r, there instead."
+                % (path, describe(info), info.issuer),
+            )
+        ]
+    now = time.time() if now is None else now
+    if info.not_after < now:
+        problems.append(
+            Problem(
+                "warning",
+                path,
+                "%s: %s expired on %s; clients reject chains through it. Get the "
+                "renewed certificate from your CA." % (path, describe(info), format_time(info.not_after)),
+            )
+        )
+    elif info.not_after < now + EXPIRY_WARNING_DAYS * 86400:
+        days = int((info.not_after - now) // 86400)
+        problems.append(
+            Problem(
+                "warning",
+                path,
+                "%s: %s expires on %s (in %d days); get its successor from your CA "
+                "before then." % (path, describe(info), format_time(info.not_after), days),
+            )
+        )
+    elif info.not_before > now:
+        problems.append(
+            Problem(
+                "warning",
+                path,
+                "%s: %s is not valid before %s; check this machine's clock."
+                % (path, describe(info), format_time(info.not_before)),
+            )
+        )
+    if strict:
+        problems.extend(strict_problems(path, info))
+    return CompanyCert(path, origin, info, block, tuple(problems)), problems
+
+
+def strict_problems(path: str, info: CertInfo) -> list[Problem]:
+    """What Python 3.13+'s VERIFY_X509_STRICT would reject."""
+    missing = []
+    if info.basic_constraints is None or not info.basic_constraints[0]:
+        missing.append("a critical basicConstraints extension")
+    if info.subject_key_id is None:
+        missing.append("a Subject Key Identifier")
+    if info.authority_key_id is None and not info.self_signed:
+        missing.append("an Authority Key Identifier")
+    if not missing:
+        return []
+    when = "" if sys.version_info >= (3, 13) else " (not this one)"
+    return [
+        Problem(
+            "warning",
+            path,
+            "%s: %s lacks %s, so Python 3.13+%s rejects it under "
+            "VERIFY_X509_STRICT (the default of ssl.create_default_context()). Ask "
+            "your CA for a reissued certificate." % (path, describe(info), " and ".join(missing), when),
+        )
+    ]
+
+
+def chain_problems(certs: list[CompanyCert], base_ders: bytes, base_name: str) -> list[Problem]:
+    """Warn about company certificates whose issuer nobody has.
+
+    ``base_ders`` is the concatenated DER of the base bundle: an issuer's
+    Name appears in it (as some certificate's subject) when the base has it.
+    """
+    subjects = {c.info.subject_der for c in certs}
+    problems = []
+    for cert in certs:
+        info = cert.info
+        if info.self_signed or info.issuer_der in subjects or info.issuer_der in base_ders:
+            continue
+        problems.append(
+            Problem(
+                "warning",
+                cert.path,
+                "%s: the issuer of %s, %r, is neither in the base bundle (%s) nor "
+                "among the company certificates, so clients still cannot reach a "
+                "root. Add the certificate of %r as a company certificate."
+                % (cert.path, describe(info), info.issuer, base_name, info.issuer),
+            )
+        )
+    return problems

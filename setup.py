@@ -1,0 +1,50 @@
+"""Put the start-up files at the root of site-packages.
+
+Everything else is declared in setup.cfg. The ``.pth`` and PEP 829
+``.start`` files are not part of any package, so setuptools would not ship
+them: ``build_py`` copies them into wheels, and ``editable_wheel`` (which
+does not keep ``build_py``'s output) adds them to ``pip install -e`` wheels.
+Both paths are covered by tests/test_packaging.py.
+"""
+
+import os
+import shutil
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+from setuptools.command.editable_wheel import editable_wheel
+
+STARTUP_FILES = ("cert_session_hook.pth", "cert_session_hook.start")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class build_py_with_startup_files(build_py):
+    def run(self):
+        super().run()
+        if not self.editable_mode:
+            for name in STARTUP_FILES:
+                self.copy_file(os.path.join(HERE, name), os.path.join(self.build_lib, name))
+
+    def get_outputs(self, include_bytecode=True):
+        outputs = super().get_outputs(include_bytecode)
+        if not self.editable_mode:
+            outputs += [os.path.join(self.build_lib, name) for name in STARTUP_FILES]
+        return outputs
+
+
+class editable_wheel_with_startup_files(editable_wheel):
+    # setuptools has no public hook for extra files at the root of an
+    # editable wheel; this method receives the unpacked wheel directory
+    # (setuptools >= 64, pinned in pyproject.toml and tested).
+    def _install_namespaces(self, installation_dir, pth_prefix):
+        super()._install_namespaces(installation_dir, pth_prefix)
+        for name in STARTUP_FILES:
+            shutil.copyfile(os.path.join(HERE, name), os.path.join(installation_dir, name))
+
+
+setup(
+    cmdclass={
+        "build_py": build_py_with_startup_files,
+        "editable_wheel": editable_wheel_with_startup_files,
+    }
+)
