@@ -1,0 +1,97 @@
+"""Session-wide real parts: PKIs, loopback HTTPS servers, wheels, venvs.
+
+Each wheel and venv is built once per session and reused; tests that change
+an environment (upgrade certifi, uninstall) make their own from these parts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.helpers import pki, servers, wheels
+from tests.helpers.env import clean_env
+from tests.helpers.venvs import Venv, make_venv
+
+REQUESTS_SPEC = "requests"
+CERTIFI_WITH_ROOT = "3000.1.1"  # Mozilla + company root
+CERTIFI_WITH_NEW_ROOT = "3000.2.1"  # ... + a root added in a later release
+CERTIFI_WITHOUT_ROOT = "3000.3.1"  # Mozilla only: the company root was dropped
+
+
+class World:
+    """Everything a test may need, built once."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.company = pki.make_chain(base / "pki", "company")  # root in certifi, intermediate is the company cert
+        self.newroot = pki.make_chain(base / "pki", "newroot", intermediate=False)
+        self.private = pki.make_chain(base / "pki", "private", intermediate=False)  # trusted only by a preset bundle
+        self.urls: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    w = World(tmp_path_factory.mktemp("world"))
+    with servers.serve_https(w.company.leaf_pem, w.company.leaf_key) as company_url, servers.serve_https(
+        w.newroot.leaf_pem, w.newroot.leaf_key
+    ) as newroot_url, servers.serve_https(w.private.leaf_pem, w.private.leaf_key) as private_url:
+        w.urls = {"company": company_url, "newroot": newroot_url, "private": private_url}
+        yield w
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """requests and its dependencies from the registry, plus stand-in certifi releases."""
+    house = tmp_path_factory.mktemp("wheelhouse")
+    # Downloading uses this machine's pip configuration on purpose: it is how
+    # the machine reaches the registry. Nothing under test runs here.
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "-d", str(house), REQUESTS_SPEC],
+        check=True,
+        capture_output=True,
+    )
+    for stray in house.glob("certifi-*.whl"):
+        stray.unlink()
+    wheels.build_certifi_wheel(house, CERTIFI_WITH_ROOT, [world.company.root_pem])
+    wheels.build_certifi_wheel(house, CERTIFI_WITH_NEW_ROOT, [world.company.root_pem, world.newroot.root_pem])
+    wheels.build_certifi_wheel(house, CERTIFI_WITHOUT_ROOT, [])
+    return house
+
+
+@pytest.fixture(scope="session")
+def project_wheel(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """cert-session-company built with the test intermediate in cert_session/certs/."""
+    work = tmp_path_factory.mktemp("build")
+    return wheels.build_project_wheel(work, [world.company.intermediate_pem], work / "dist")
+
+
+@pytest.fixture(scope="session")
+def bare_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """cert-session-company built with no company certificate (as this repo ships)."""
+    work = tmp_path_factory.mktemp("build-bare")
+    return wheels.build_project_wheel(work, [], work / "dist")
+
+
+def new_venv(path: Path, wheelhouse: Path, home: Path, *packages: str, with_pip: bool = False) -> Venv:
+    venv = make_venv(path, with_pip=with_pip)
+    venv.pip(clean_env(home), "install", "-q", "--no-index", "-f", str(wheelhouse), *packages)
+    return venv
+
+
+@pytest.fixture(scope="session")
+def installed(world: World, wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """A venv with requests, stand-in certifi and the company wheel. Tests must not change it."""
+    base = tmp_path_factory.mktemp("installed")
+    return new_venv(
+        base / "venv", wheelhouse, base / "home", "requests", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel)
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"

@@ -1,0 +1,1 @@
+"""Shared test parts: real PKIs, real HTTPS servers, real wheels and venvs."""

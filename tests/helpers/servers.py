@@ -1,0 +1,54 @@
+"""Real HTTPS servers on 127.0.0.1 that send only their leaf certificate."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import ssl
+import threading
+from pathlib import Path
+from typing import Iterator
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        body = b"hello from %s\n" % self.server.server_name.encode()  # type: ignore[attr-defined]
+        directory = getattr(self.server, "directory", None)
+        if directory is not None:
+            target = Path(directory, self.path.lstrip("/").split("?")[0])
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                self.send_response(404)
+                self.end_headers()
+                return
+            body = target.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve_https(leaf_pem: Path, leaf_key: Path, directory: Path | None = None) -> Iterator[str]:
+    """Serve on an ephemeral port; yield ``https://localhost:PORT/``.
+
+    ``load_cert_chain`` gets the leaf file alone, so the handshake carries
+    exactly one certificate: the situation cert-session exists for.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(leaf_pem), str(leaf_key))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.directory = directory  # type: ignore[attr-defined]
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "https://localhost:%d/" % server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,53 @@
+"""Fresh virtual environments with real pip."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers.env import run
+
+# Bodies of -c snippets used across tests.
+GET = r"""
+import sys, requests
+try:
+    r = requests.get(sys.argv[1], timeout=20)
+    print("OK", r.status_code)
+except requests.exceptions.SSLError as e:
+    print("SSLError", e)
+    sys.exit(3)
+"""
+
+
+class Venv:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.python = str(path / "bin" / "python")
+
+    @property
+    def site_packages(self) -> Path:
+        (sp,) = self.path.glob("lib/python*/site-packages")
+        return sp
+
+    def pip(self, env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the test runner's pip against this venv (``pip --python``)."""
+        argv = [sys.executable, "-m", "pip", "--python", self.python, *args]
+        return run(argv, env, check=check)
+
+    def run(self, env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run([self.python, *args], env, check=check)
+
+    def get(self, env: dict[str, str], url: str) -> subprocess.CompletedProcess[str]:
+        """Plain, unmodified requests.get(url) in a fresh interpreter."""
+        return self.run(env, "-c", GET, url, check=False)
+
+
+def make_venv(path: Path, with_pip: bool = False) -> Venv:
+    args = [sys.executable, "-m", "venv", str(path)]
+    if not with_pip:
+        args.insert(3, "--without-pip")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERT_SESSION_")}
+    subprocess.run(args, check=True, env=env, capture_output=True)
+    return Venv(path)

@@ -1,0 +1,100 @@
+"""Real wheels: this project's (with test company certificates) and stand-in certifi releases."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import certifi
+
+REPO = Path(__file__).resolve().parents[2]
+_IGNORE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+    ".mypy_cache", ".ruff_cache", ".hypothesis", ".venvs", "_prebuilt",
+)
+
+
+def project_copy(dest: Path, company_certs: list[Path] = ()) -> Path:  # type: ignore[assignment]
+    """A copy of this repository with ``company_certs`` dropped into cert_session/certs/."""
+    shutil.copytree(REPO, dest, ignore=_IGNORE)
+    for cert in company_certs:
+        shutil.copy(cert, dest / "cert_session" / "certs" / cert.name)
+    return dest
+
+
+def build_project_wheel(workdir: Path, company_certs: list[Path], out: Path) -> Path:
+    """Build cert-session-company the way a company would: certs in, pip wheel."""
+    src = project_copy(workdir / "src", company_certs)
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
+        check=True,
+        capture_output=True,
+        env=_build_env(workdir),
+    )
+    (wheel,) = out.glob("cert_session_company-*.whl")
+    return wheel
+
+
+def _build_env(workdir: Path) -> dict[str, str]:
+    from tests.helpers.env import clean_env
+
+    return clean_env(workdir / "build-home")
+
+
+def _record_line(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return "%s,sha256=%s,%d" % (name, digest, len(data))
+
+
+def write_wheel(out: Path, name: str, version: str, files: dict[str, bytes], requires: list[str] = ()) -> Path:  # type: ignore[assignment]
+    """Write a pure-Python wheel by hand (zip + METADATA + WHEEL + RECORD)."""
+    dist = name.replace("-", "_")
+    info = "%s-%s.dist-info" % (dist, version)
+    metadata = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version)
+    metadata += "".join("Requires-Dist: %s\n" % r for r in requires)
+    all_files = dict(files)
+    all_files[info + "/METADATA"] = metadata.encode()
+    all_files[info + "/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: cert-session-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = [_record_line(n, d) for n, d in all_files.items()] + [info + "/RECORD,,"]
+    all_files[info + "/RECORD"] = ("\n".join(record) + "\n").encode()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / ("%s-%s-py3-none-any.whl" % (dist, version))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n, d in all_files.items():
+            zf.writestr(n, d)
+    return path
+
+
+def genuine_mozilla_bundle() -> bytes:
+    """The real certifi bundle installed in the test runner."""
+    return Path(certifi.where()).read_bytes()
+
+
+def build_certifi_wheel(out: Path, version: str, extra_roots: list[Path], include_mozilla: bool = True) -> Path:
+    """A stand-in certifi release: Mozilla's bundle plus test roots, its own version.
+
+    The package code is the real certifi's, with only ``__version__`` changed.
+    """
+    pkg = Path(certifi.__file__).parent
+    init = (pkg / "__init__.py").read_text()
+    lines = [
+        'from .core import contents, where\n\n__all__ = ["contents", "where"]\n__version__ = "%s"\n' % version
+    ]
+    assert "where" in init
+    bundle = genuine_mozilla_bundle() if include_mozilla else b""
+    for root in extra_roots:
+        bundle += b"\n# Test root %s\n" % root.name.encode() + root.read_bytes()
+    files = {
+        "certifi/__init__.py": lines[0].encode(),
+        "certifi/core.py": (pkg / "core.py").read_bytes(),
+        "certifi/__main__.py": (pkg / "__main__.py").read_bytes(),
+        "certifi/py.typed": b"",
+        "certifi/cacert.pem": bundle,
+    }
+    return write_wheel(out, "certifi", version, files)
