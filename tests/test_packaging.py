@@ -1,0 +1,72 @@
+"""Issue #2 packaging: the start-up files reach site-packages from a wheel and from `pip install -e`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CERTIFI_WITH_ROOT, World, new_venv
+from tests.helpers import wheels
+from tests.helpers.env import clean_env
+
+REPO = wheels.REPO
+
+
+def test_pth_is_one_line_that_checks_the_disable_switch_first() -> None:
+    lines = [line for line in (REPO / "cert_session_hook.pth").read_text().splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert lines[0].startswith("import os; os.environ.get('CERT_SESSION_DISABLE'")
+    assert (REPO / "cert_session_hook.start").read_text() == "cert_session_hook:start\n"
+
+
+def test_wheel_puts_startup_files_at_the_root_and_ships_company_certs(project_wheel: Path) -> None:
+    names = set(zipfile.ZipFile(project_wheel).namelist())
+    assert {"cert_session_hook.pth", "cert_session_hook.start", "cert_session_hook.py"} <= names
+    assert "cert_session/certs/Issuer.crt" in names
+    assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
+
+
+def test_repository_ships_no_company_certificate() -> None:
+    shipped = [p for p in (REPO / "cert_session" / "certs").iterdir() if p.suffix in (".pem", ".crt", ".cer")]
+    assert shipped == []
+
+
+@pytest.fixture(scope="module")
+def buildhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """setuptools and wheel for pip's isolated build environment."""
+    house = tmp_path_factory.mktemp("buildhouse")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "-d", str(house), "setuptools>=70.1", "wheel"],
+        check=True,
+        capture_output=True,
+    )
+    return house
+
+
+def test_editable_install_works_and_uninstall_leaves_no_trace(
+    world: World, wheelhouse: Path, buildhouse: Path, tmp_path: Path
+) -> None:
+    src = wheels.project_copy(tmp_path / "src", [world.company.intermediate_pem])
+    home = tmp_path / "home"
+    env = clean_env(home)
+    venv = new_venv(tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT)
+    before = {p.name for p in venv.site_packages.iterdir()}
+    assert "SSLError" in venv.get(env, world.urls["company"]).stdout
+
+    venv.pip(env, "install", "-q", "--no-index", "-f", str(buildhouse), "-f", str(wheelhouse), "-e", str(src))
+    assert (venv.site_packages / "cert_session_hook.pth").read_bytes() == (REPO / "cert_session_hook.pth").read_bytes()
+    assert (venv.site_packages / "cert_session_hook.start").is_file()
+    proc = venv.get(env, world.urls["company"])
+    assert proc.stdout.startswith("OK 200") and proc.stderr == "", proc.stdout + proc.stderr
+
+    # Editable means editable: a certificate added to the source tree applies at the next start.
+    (src / "cert_session" / "certs" / "Issuer.crt").unlink()
+    assert "SSLError" in venv.get(env, world.urls["company"]).stdout
+
+    venv.pip(env, "uninstall", "-y", "-q", "cert-session-company")
+    after = {p.name for p in venv.site_packages.iterdir()}
+    assert after == before, after ^ before
