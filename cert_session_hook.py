@@ -105,7 +105,7 @@ def current_config():
     origs = {}
     for var in TARGETS.values():
         origs[var] = original_value(var)
-    certs_env = os.environ.get("CERT_SESSION_CERTS", "")
+    certs_env = absolute_paths(os.environ.get("CERT_SESSION_CERTS", ""))
     bases = [(t, base_spec(t, origs)) for t in selected_targets()]
     config = "\x1f".join([__version__, certs_env, HERE] + ["%s=%s" % tb for tb in bases])
     return config, bases, certs_env, origs
@@ -169,11 +169,19 @@ def base_spec(target, origs):
     """Describe the bundle ``target``'s client would use without us."""
     var = TARGETS[target]
     if origs[var]:
-        return "file:" + origs[var]
+        return "file:" + os.path.abspath(origs[var])
     if target == "requests" and origs["CURL_CA_BUNDLE"]:
         # requests falls back on CURL_CA_BUNDLE (requests/sessions.py)
-        return "file:" + origs["CURL_CA_BUNDLE"]
+        return "file:" + os.path.abspath(origs["CURL_CA_BUNDLE"])
     return _DEFAULT_BASE[target]
+
+
+def absolute_paths(value):
+    """Make relative entries absolute: a state must not depend on the cwd."""
+    parts = value.split(os.pathsep)
+    if all(os.path.isabs(p) for p in parts if p):
+        return value
+    return os.pathsep.join(os.path.abspath(p) for p in parts if p)
 
 
 def fnv1a(text):

@@ -124,3 +124,21 @@ def test_debian_style_certifi_where_is_honoured_and_rewrites_picked_up(
         f.write(world.private.root_pem.read_bytes())
     assert venv.get(env, world.urls["private"]).stdout.startswith("OK 200")
     assert system.read_bytes() == world.company.root_pem.read_bytes() + world.private.root_pem.read_bytes()
+
+
+def test_relative_certificate_paths_resolve_against_each_processes_cwd(
+    bare_installed: Venv, world: World, tmp_path: Path
+) -> None:
+    with_cert = tmp_path / "project-a"
+    without_cert = tmp_path / "project-b"
+    for d in (with_cert, without_cert):
+        (d / "certs").mkdir(parents=True)
+    (with_cert / "certs" / "Issuer.crt").write_bytes(world.company.intermediate_pem.read_bytes())
+    env = clean_env(tmp_path / "home", CERT_SESSION_CERTS="certs")
+    from tests.helpers.env import run
+    from tests.helpers.venvs import GET
+
+    a = run([bare_installed.python, "-c", GET, world.urls["company"]], env, check=False, cwd=with_cert)
+    b = run([bare_installed.python, "-c", GET, world.urls["company"]], env, check=False, cwd=without_cert)
+    assert a.stdout.startswith("OK 200"), a.stdout + a.stderr
+    assert "SSLError" in b.stdout  # not the state built for project-a
