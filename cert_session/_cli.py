@@ -45,6 +45,24 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from cert_session._check import check
+
+    return check(args.url, timeout=args.timeout, fetch=args.fetch_issuer)
+
+
+def _package(args: argparse.Namespace) -> int:
+    from cert_session._package import package
+
+    return package(args.name, args.cert, args.output, targets=args.targets, version=args.version)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from cert_session._demo import demo
+
+    return demo()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cert-session",
@@ -64,6 +82,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="prebuild into the environment (for read-only container images)",
     )
     p.set_defaults(func=_rebuild)
+    p = sub.add_parser("check", help="connect to URL and explain whether its chain verifies here")
+    p.add_argument("url", help="https://host[:port]/ or host[:port]")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per connection (default 10)")
+    p.add_argument(
+        "--fetch-issuer",
+        action="store_true",
+        help="download the issuer named in the certificate's AIA URL for you to compare (never trusted)",
+    )
+    p.set_defaults(func=_check)
+    p = sub.add_parser("package", help="build a company wheel embedding validated CA certificates")
+    p.add_argument("--name", required=True, help="distribution name of the wheel, e.g. acme-certs")
+    p.add_argument("--cert", action="append", required=True, metavar="FILE", help="a CA certificate (repeatable)")
+    p.add_argument("--targets", help="comma-separated default targets (requests,ssl,curl,aws,git,node)")
+    p.add_argument("--version", help="wheel version (default: this cert-session's); bump it when certificates change")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory for the wheel")
+    p.set_defaults(func=_package)
+    p = sub.add_parser("demo", help="show the whole story on throwaway certificates (needs the [demo] extra)")
+    p.set_defaults(func=_demo)
     return parser
 
 

@@ -4,7 +4,8 @@ Two sources: ``cert_session/certs/`` in the installed package (a company
 drops ``Issuer.crt`` there before building its wheel) and the
 ``CERT_SESSION_CERTS`` variable (files or directories, ``os.pathsep``
 separated). Each certificate is checked with the same rules everywhere: at
-build time, by ``cert-session status`` and when the hook rebuilds.
+build time (``cert-session package``), by ``cert-session status`` and when
+the hook rebuilds. Stdlib only: the hook's rebuild path imports this.
 """
 
 from __future__ import annotations
@@ -18,7 +19,19 @@ import cert_session_hook as _hook
 from cert_session._pem import Block, iter_blocks, looks_like_pem
 from cert_session._x509 import CertInfo, DERError, format_time, parse_certificate
 
-__all__ = ["Problem", "CompanyCert", "Sources", "load", "chain_problems", "SUFFIXES"]
+__all__ = [
+    "Problem",
+    "CompanyCert",
+    "Rejected",
+    "Sources",
+    "load",
+    "read_file",
+    "check",
+    "chain_problems",
+    "strict_problems",
+    "describe",
+    "SUFFIXES",
+]
 
 SUFFIXES = (".pem", ".crt", ".cer")
 MAX_FILE_SIZE = 1 << 20  # a CA file holds a few KiB; never read 10 MB at start-up
@@ -29,6 +42,11 @@ class Problem(NamedTuple):
     severity: str  # "error": not used; "warning": used, but look at it
     path: str
     message: str  # a sentence naming the file and the next step
+    # Stable machine-readable kind, shown by ``status --json``: unreadable,
+    # too-large, empty, unparseable, not-ca, der, missing-path, expired,
+    # expiring, not-yet-valid, chain-incomplete, strict ("" for others).
+    code: str = ""
+    sha256: str = ""  # fingerprint of the certificate concerned, if any
 
 
 class CompanyCert(NamedTuple):
@@ -39,11 +57,21 @@ class CompanyCert(NamedTuple):
     problems: tuple[Problem, ...]  # warnings; a certificate with errors is not here
 
 
+class Rejected(NamedTuple):
+    """A configured file or certificate that is not used, and why."""
+
+    path: str
+    origin: str
+    info: CertInfo | None  # None when nothing in the file parses
+    problems: tuple[Problem, ...]
+
+
 class Sources(NamedTuple):
     certs: list[CompanyCert]
     problems: list[Problem]  # every problem, errors and warnings
     inputs: list[str]  # paths whose stat fingerprint decides freshness
     files: list[tuple[str, str]]  # (path, origin) of every file read
+    rejected: tuple[Rejected, ...] = ()
 
 
 def _dir_files(directory: str) -> list[str]:
@@ -83,6 +111,7 @@ def discover(certs_env: str | None = None) -> tuple[list[tuple[str, str]], list[
                     path,
                     "CERT_SESSION_CERTS names %s, which does not exist; fix the path "
                     "or remove it from CERT_SESSION_CERTS." % path,
+                    "missing-path",
                 )
             )
     inputs.extend(p for p, _ in files)
@@ -93,10 +122,13 @@ def load(certs_env: str | None = None, strict: bool = False, now: float | None =
     """Read and check every company certificate. Never raises for bad files."""
     files, inputs, problems = discover(certs_env)
     certs: list[CompanyCert] = []
+    rejected: list[Rejected] = []
     seen: set[bytes] = set()
     for path, origin in files:
-        blocks, file_problems = _read_file(path)
+        blocks, file_problems = read_file(path)
         problems.extend(file_problems)
+        if not blocks:
+            rejected.append(Rejected(path, origin, None, tuple(file_problems)))
         for block in blocks:
             if block.cert_der in seen:
                 continue
@@ -105,10 +137,17 @@ def load(certs_env: str | None = None, strict: bool = False, now: float | None =
             problems.extend(cert_problems)
             if cert is not None:
                 certs.append(cert)
-    return Sources(certs, problems, inputs, files)
+            else:
+                try:
+                    info: CertInfo | None = parse_certificate(block.cert_der)
+                except DERError:
+                    info = None
+                rejected.append(Rejected(path, origin, info, tuple(file_problems) + tuple(cert_problems)))
+    return Sources(certs, problems, inputs, files, tuple(rejected))
 
 
-def _read_file(path: str) -> tuple[list[Block], list[Problem]]:
+def read_file(path: str) -> tuple[list[Block], list[Problem]]:
+    """The certificate blocks of one file, and file-level problems."""
     try:
         size = os.stat(path).st_size
         if size > MAX_FILE_SIZE:
@@ -118,6 +157,7 @@ def _read_file(path: str) -> tuple[list[Block], list[Problem]]:
                     path,
                     "%s is %d bytes, far too large for a certificate file; it was "
                     "skipped. Put only the CA certificate (PEM) there." % (path, size),
+                    "too-large",
                 )
             ]
         with open(path, "rb") as f:
@@ -129,10 +169,18 @@ def _read_file(path: str) -> tuple[list[Block], list[Problem]]:
                 path,
                 "%s cannot be read (%s); it was skipped. Check its permissions."
                 % (path, exc.strerror or exc),
+                "unreadable",
             )
         ]
     if not data.strip():
-        return [], [Problem("warning", path, "%s is empty; it was skipped. Remove it or put a PEM CA certificate in it." % path)]
+        return [], [
+            Problem(
+                "warning",
+                path,
+                "%s is empty; it was skipped. Remove it or put a PEM CA certificate in it." % path,
+                "empty",
+            )
+        ]
     if looks_like_pem(data):
         blocks = list(iter_blocks(data))
         if blocks:
@@ -144,10 +192,11 @@ def _read_file(path: str) -> tuple[list[Block], list[Problem]]:
                 "%s holds no readable PEM certificate (no valid -----BEGIN "
                 "CERTIFICATE----- block); it was skipped. Replace it with the CA "
                 "certificate in PEM form." % path,
+                "unparseable",
             )
         ]
     try:
-        parse_certificate(data)
+        info = parse_certificate(data)
     except DERError:
         return [], [
             Problem(
@@ -156,6 +205,7 @@ def _read_file(path: str) -> tuple[list[Block], list[Problem]]:
                 "%s is not a certificate (neither PEM nor DER); it was skipped. "
                 "Replace it with the CA certificate in PEM form "
                 "(-----BEGIN CERTIFICATE-----)." % path,
+                "unparseable",
             )
         ]
     stem = os.path.splitext(path)[0]
@@ -163,13 +213,17 @@ def _read_file(path: str) -> tuple[list[Block], list[Problem]]:
         Problem(
             "warning",
             path,
-            "%s is DER (binary), not PEM; it is used, converted. To silence this, "
-            "convert it: openssl x509 -inform der -in %s -out %s.pem" % (path, path, stem),
+            "%s holds %s in DER (binary) form, not PEM; it is used, converted. To "
+            "silence this, convert it: openssl x509 -inform der -in %s -out %s.pem"
+            % (path, describe(info), path, stem),
+            "der",
+            info.fingerprint,
         )
     ]
 
 
 def describe(info: CertInfo) -> str:
+    """How messages name a certificate: subject and fingerprint."""
     return "%r (SHA-256 %s)" % (info.subject, info.fingerprint[:23] + "...")
 
 
@@ -186,8 +240,10 @@ def check(
                 path,
                 "%s holds a certificate block that does not parse (%s); it was "
                 "skipped. Replace it with the CA certificate in PEM form." % (path, exc),
+                "unparseable",
             )
         ]
+    fp = info.fingerprint
     problems: list[Problem] = []
     if not info.is_ca:
         return None, [
@@ -198,6 +254,8 @@ def check(
                 "CA:FALSE), so it cannot vouch for servers; it was skipped. Put the "
                 "certificate of its issuer, %r, there instead."
                 % (path, describe(info), info.issuer),
+                "not-ca",
+                fp,
             )
         ]
     now = time.time() if now is None else now
@@ -208,6 +266,8 @@ def check(
                 path,
                 "%s: %s expired on %s; clients reject chains through it. Get the "
                 "renewed certificate from your CA." % (path, describe(info), format_time(info.not_after)),
+                "expired",
+                fp,
             )
         )
     elif info.not_after < now + EXPIRY_WARNING_DAYS * 86400:
@@ -218,6 +278,8 @@ def check(
                 path,
                 "%s: %s expires on %s (in %d days); get its successor from your CA "
                 "before then." % (path, describe(info), format_time(info.not_after), days),
+                "expiring",
+                fp,
             )
         )
     elif info.not_before > now:
@@ -227,6 +289,8 @@ def check(
                 path,
                 "%s: %s is not valid before %s; check this machine's clock."
                 % (path, describe(info), format_time(info.not_before)),
+                "not-yet-valid",
+                fp,
             )
         )
     if strict:
@@ -234,8 +298,8 @@ def check(
     return CompanyCert(path, origin, info, block, tuple(problems)), problems
 
 
-def strict_problems(path: str, info: CertInfo) -> list[Problem]:
-    """What Python 3.13+'s VERIFY_X509_STRICT would reject."""
+def strict_missing(info: CertInfo) -> list[str]:
+    """What OpenSSL's X509_V_FLAG_X509_STRICT requires of a CA and ``info`` lacks."""
     missing = []
     if info.basic_constraints is None or not info.basic_constraints[0]:
         missing.append("a critical basicConstraints extension")
@@ -243,6 +307,14 @@ def strict_problems(path: str, info: CertInfo) -> list[Problem]:
         missing.append("a Subject Key Identifier")
     if info.authority_key_id is None and not info.self_signed:
         missing.append("an Authority Key Identifier")
+    if not info.has_key_usage:
+        missing.append("a keyUsage extension")
+    return missing
+
+
+def strict_problems(path: str, info: CertInfo) -> list[Problem]:
+    """What Python 3.13+'s VERIFY_X509_STRICT would reject."""
+    missing = strict_missing(info)
     if not missing:
         return []
     when = "" if sys.version_info >= (3, 13) else " (not this one)"
@@ -253,6 +325,8 @@ def strict_problems(path: str, info: CertInfo) -> list[Problem]:
             "%s: %s lacks %s, so Python 3.13+%s rejects it under "
             "VERIFY_X509_STRICT (the default of ssl.create_default_context()). Ask "
             "your CA for a reissued certificate." % (path, describe(info), " and ".join(missing), when),
+            "strict",
+            info.fingerprint,
         )
     ]
 
@@ -262,6 +336,7 @@ def chain_problems(certs: list[CompanyCert], base_ders: bytes, base_name: str) -
 
     ``base_ders`` is the concatenated DER of the base bundle: an issuer's
     Name appears in it (as some certificate's subject) when the base has it.
+    A substring test, not a parse, because the hook's rebuild runs this.
     """
     subjects = {c.info.subject_der for c in certs}
     problems = []
@@ -277,6 +352,8 @@ def chain_problems(certs: list[CompanyCert], base_ders: bytes, base_name: str) -
                 "among the company certificates, so clients still cannot reach a "
                 "root. Add the certificate of %r as a company certificate."
                 % (cert.path, describe(info), info.issuer, base_name, info.issuer),
+                "chain-incomplete",
+                info.fingerprint,
             )
         )
     return problems

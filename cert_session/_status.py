@@ -1,4 +1,9 @@
-"""What is trusted here and why: the data behind ``cert-session status``."""
+"""What is trusted here and why: the data behind ``cert-session status``.
+
+``collect()`` returns a dict whose keys are stable (``status --json``);
+``render()`` turns it into text for people. Keys never disappear: a value
+that does not apply is ``null``.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,11 @@ from typing import Any
 
 import cert_session_hook as _hook
 from cert_session import _rebuild, _sources
-from cert_session._x509 import format_time
+from cert_session._x509 import CertInfo, iso_time
 
-__all__ = ["collect", "render"]
+__all__ = ["collect", "render", "SCHEMA"]
+
+SCHEMA = 1  # bumped only when a key changes meaning or disappears
 
 
 def _pth_locations() -> list[str]:
@@ -21,6 +28,18 @@ def _pth_locations() -> list[str]:
         if d and os.path.isfile(os.path.join(d, "cert_session_hook.pth")):
             found.append(os.path.join(d, "cert_session_hook.pth"))
     return sorted(set(found))
+
+
+def _hook_distributions() -> list[str]:
+    """Installed distributions that ship the hook (more than one is a conflict)."""
+    from importlib import metadata
+
+    names = []
+    for dist in metadata.distributions():
+        files = dist.files or []
+        if any(str(f) == "cert_session_hook.py" for f in files):
+            names.append(dist.metadata["Name"])
+    return sorted(set(names))
 
 
 def _count(path: str | None) -> int | None:
@@ -39,7 +58,7 @@ def _rebuilt(bundle: str | None) -> dict[str, Any]:
         return {"at": None, "reason": None, "state": None}
     directory = os.path.dirname(bundle)
     try:
-        names = [n for n in os.listdir(directory) if n.startswith("state-")]
+        names = sorted(n for n in os.listdir(directory) if n.startswith("state-"))
     except OSError:
         names = []
     for name in names:
@@ -54,98 +73,186 @@ def _rebuilt(bundle: str | None) -> dict[str, Any]:
         for line in text.splitlines():
             fields = line.split("\t")
             if fields[0] == "W" and len(fields) >= 3 and fields[1].isdigit():
-                return {"at": format_time(int(fields[1])), "reason": fields[2], "state": path}
+                return {"at": iso_time(int(fields[1])), "reason": fields[2], "state": path}
     return {"at": None, "reason": None, "state": None}
+
+
+def _base_row(target: str, spec: str, origs: dict[str, str]) -> dict[str, Any]:
+    """The base bundle and where it comes from, for people and for --json."""
+    base = _rebuild.resolve_base(spec)
+    var = _hook.TARGETS[target]
+    kind = spec.split(":", 1)[0]
+    variable = None
+    certifi_version = None
+    if kind == "file":
+        kind = "preset"
+        variable = var if origs.get(var) else "CURL_CA_BUNDLE"
+    elif kind == "certifi":
+        from importlib import metadata
+
+        try:
+            certifi_version = metadata.version("certifi")
+        except metadata.PackageNotFoundError:
+            certifi_version = None
+    origin = base.origin
+    if certifi_version:
+        origin = "certifi %s (%s)" % (certifi_version, base.path)
+    elif variable:
+        origin = "%s=%s (preset)" % (variable, spec[5:])
+    return {
+        "spec": spec,
+        "kind": kind,  # preset, certifi, openssl or none
+        "variable": variable,
+        "certifi_version": certifi_version,
+        "path": base.path,
+        "origin": origin,
+        "problem": base.problem,
+    }
+
+
+def _problem_row(p: _sources.Problem) -> dict[str, Any]:
+    return {"severity": p.severity, "code": p.code, "path": p.path, "sha256": p.sha256 or None, "message": p.message}
+
+
+def _cert_row(
+    path: str, origin: str, info: CertInfo | None, used: bool, problems: list[_sources.Problem]
+) -> dict[str, Any]:
+    fp = info.fingerprint if info is not None else None
+    # a file-level problem (no fingerprint) belongs to every certificate of its file
+    own = [p for p in problems if p.path == path and (p.sha256 == fp or not p.sha256)]
+    return {
+        "path": path,
+        "source": origin,
+        "used": used,
+        "subject": info.subject if info else None,
+        "issuer": info.issuer if info else None,
+        "not_before": iso_time(info.not_before) if info else None,
+        "not_after": iso_time(info.not_after) if info else None,
+        "sha256": fp,
+        "problems": [_problem_row(p) for p in own],
+    }
+
+
+def _activate_here(reason_if_inactive: str | None) -> str | None:
+    """Run the hook as start-up would have; return an error text if it fails.
+
+    In a ``cert-session`` process the hook already ran and this is a no-op;
+    when ``main()`` is called in a process whose settings changed since
+    start-up, it brings the exported variables up to date first.
+    """
+    if reason_if_inactive is not None:
+        return None
+    try:
+        _hook.activate()
+    except Exception as exc:  # noqa: BLE001 - status must report, not crash
+        return "the start-up hook fails here (%s: %s); run with CERT_SESSION_DEBUG=1" % (type(exc).__name__, exc)
+    return None
 
 
 def collect() -> dict[str, Any]:
     """Everything ``status`` shows, with stable keys (``--json``)."""
     environ = os.environ
     disabled = environ.get("CERT_SESSION_DISABLE", "") not in ("", "0")
+    pths = _pth_locations()
+    inactive: str | None = None
+    if sys.flags.no_site:
+        inactive = "Python was started with -S, so no .pth file ran; call cert_session.activate()"
+    elif disabled:
+        inactive = "CERT_SESSION_DISABLE is set"
+    elif not pths:
+        inactive = "cert_session_hook.pth is not installed in this environment's site-packages"
+    failure = _activate_here(inactive)
+
     targets = _hook.selected_targets()
     origs = {var: _hook.original_value(var) for var in _hook.TARGETS.values()}
-    bases = [(t, _hook.base_spec(t, origs)) for t in targets]
     sources = _sources.load(strict=True)
     problems = list(sources.problems)
-    pths = _pth_locations()
 
     target_rows = []
-    first_base = None
-    for target, spec in bases:
+    chain_base = None
+    for target in targets:
+        spec = _hook.base_spec(target, origs)
         var = _hook.TARGETS[target]
-        base = _rebuild.resolve_base(spec)
         value = environ.get(var)
         exported = bool(value) and _hook.is_ours(value or "")
-        if first_base is None and target != "node":
-            first_base = base
+        base = _base_row(target, spec, origs)
+        if chain_base is None and target != "node" and base["path"]:
+            chain_base = base
         target_rows.append(
             {
                 "target": target,
                 "variable": var,
                 "value": value,
                 "exported": exported,
-                "base": {"spec": spec, "path": base.path, "origin": base.origin, "problem": base.problem},
+                "base": base,
                 "bundle": value if exported else None,
                 "certificates": _count(value) if exported else None,
                 "rebuilt": _rebuilt(value if exported else None),
             }
         )
-    if first_base is not None and first_base.path:
+    if chain_base is not None:
         from cert_session import _pem
 
         try:
-            with open(first_base.path, "rb") as f:
+            with open(chain_base["path"], "rb") as f:
                 ders = b"".join(b.cert_der for b in _pem.iter_blocks(f.read()))
-            problems.extend(_sources.chain_problems(sources.certs, ders, first_base.path))
+            problems.extend(_sources.chain_problems(sources.certs, ders, chain_base["path"]))
         except OSError:
             pass
 
-    if sys.flags.no_site:
-        active, reason = False, "Python was started with -S, so no .pth file ran; call cert_session.activate()"
-    elif disabled:
-        active, reason = False, "CERT_SESSION_DISABLE is set"
-    elif not pths:
-        active, reason = False, "cert_session_hook.pth is not installed in this environment's site-packages"
+    if inactive is not None:
+        active, reason = False, inactive
+    elif failure is not None:
+        active, reason = False, failure
     elif not sources.certs:
-        active, reason = False, "no company certificate is configured (cert_session/certs/ is empty and CERT_SESSION_CERTS names none)"
+        active, reason = False, (
+            "no usable company certificate (cert_session/certs/ in %s is empty and "
+            "CERT_SESSION_CERTS names none, or every one was rejected; see below)" % _hook.HERE
+        )
     elif not any(row["exported"] for row in target_rows):
         active, reason = False, "no target variable was exported; see the problems below"
     else:
         active, reason = True, "exporting " + ", ".join(r["variable"] for r in target_rows if r["exported"])
 
-    by_path: dict[str, list[dict[str, str]]] = {}
-    for p in problems:
-        by_path.setdefault(p.path, []).append({"severity": p.severity, "message": p.message})
-    certificates = []
-    for cert in sources.certs:
-        info = cert.info
-        own = [
-            {"severity": p.severity, "message": p.message}
-            for p in problems
-            if p.path == cert.path and (info.subject in p.message or info.fingerprint[:23] in p.message)
-        ]
-        certificates.append(
-            {
-                "path": cert.path,
-                "source": cert.origin,
-                "subject": info.subject,
-                "issuer": info.issuer,
-                "not_before": format_time(info.not_before),
-                "not_after": format_time(info.not_after),
-                "sha256": info.fingerprint,
-                "problems": own,
-            }
+    certificates = [_cert_row(c.path, c.origin, c.info, True, problems) for c in sources.certs]
+    certificates += [_cert_row(r.path, r.origin, r.info, False, list(r.problems)) for r in sources.rejected]
+    dists = _hook_distributions()
+    if len(dists) > 1:
+        problems.append(
+            _sources.Problem(
+                "warning",
+                os.path.join(_hook.HERE, "cert_session_hook.py"),
+                "%s all install the same files (cert_session_hook.py, cert_session/); the "
+                "last one installed won, and uninstalling either removes the hook for both. "
+                "Uninstall all but one, then reinstall the one you keep." % " and ".join(dists),
+                "duplicate-install",
+            )
         )
     errors = [p for p in problems if p.severity == "error"]
-    cache_dirs = [d for d, _ in __import__("cert_session._cache", fromlist=["x"]).writable_dirs()]
+    from cert_session import _cache
+
+    cache_dirs = [d for d, _ in _cache.writable_dirs()]
     return {
+        "schema": SCHEMA,
         "version": _hook.__version__,
         "python": sys.executable,
-        "hook": {"active": active, "reason": reason, "pth": pths, "disabled": disabled},
+        "prefix": sys.prefix,
+        "hook": {
+            "active": active,
+            "reason": reason,
+            "installed": bool(pths),
+            "pth": pths,
+            "disabled": disabled,
+            "no_site": bool(sys.flags.no_site),
+            "distributions": dists,
+            "targets": targets,
+        },
         "targets": target_rows,
-        "cache": {"directory": cache_dirs[0], "fallback": cache_dirs[-1]},
+        "cache": {"directory": cache_dirs[0], "fallback": cache_dirs[-1], "system": _hook.SYSTEM_CACHE_DIR},
         "certificates": certificates,
-        "problems": [{"severity": p.severity, "path": p.path, "message": p.message} for p in problems],
+        "problems": [_problem_row(p) for p in problems],
+        "errors": len(errors),
+        "warnings": len(problems) - len(errors),
         "ok": not errors,
     }
 
@@ -167,11 +274,16 @@ def render(data: dict[str, Any]) -> str:
     if not data["certificates"]:
         out.append("company certificates: none")
     for cert in data["certificates"]:
-        out.append("company certificate %s [%s]" % (cert["path"], cert["source"]))
-        out.append("  subject: %s" % cert["subject"])
-        out.append("  issuer:  %s" % cert["issuer"])
-        out.append("  valid:   %s to %s" % (cert["not_before"], cert["not_after"]))
-        out.append("  sha256:  %s" % cert["sha256"])
+        out.append(
+            "company certificate %s [%s]%s" % (cert["path"], cert["source"], "" if cert["used"] else " NOT USED")
+        )
+        if cert["subject"] is not None:
+            out.append("  subject: %s" % cert["subject"])
+            out.append("  issuer:  %s" % cert["issuer"])
+            out.append("  valid:   %s to %s" % (cert["not_before"], cert["not_after"]))
+            out.append("  sha256:  %s" % cert["sha256"])
     for p in data["problems"]:
         out.append("%s: %s" % (p["severity"].upper(), p["message"]))
+    if data["errors"]:
+        out.append("%d error(s): the certificates named above are not used; fix them and run `cert-session status` again." % data["errors"])
     return "\n".join(out)

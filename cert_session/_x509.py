@@ -12,11 +12,13 @@ import binascii
 import hashlib
 from typing import NamedTuple
 
-__all__ = ["CertInfo", "DERError", "parse_certificate", "format_time"]
+__all__ = ["CertInfo", "DERError", "parse_certificate", "format_time", "iso_time"]
 
 _OID_BASIC_CONSTRAINTS = b"\x55\x1d\x13"
 _OID_SUBJECT_KEY_ID = b"\x55\x1d\x0e"
 _OID_AUTHORITY_KEY_ID = b"\x55\x1d\x23"
+_OID_SUBJECT_ALT_NAME = b"\x55\x1d\x11"
+_OID_KEY_USAGE = b"\x55\x1d\x0f"
 _OID_AUTHORITY_INFO_ACCESS = b"\x2b\x06\x01\x05\x05\x07\x01\x01"
 _OID_CA_ISSUERS = b"\x2b\x06\x01\x05\x05\x07\x30\x02"
 _NAME_ATTRIBUTES = {
@@ -48,6 +50,9 @@ class CertInfo(NamedTuple):
     authority_key_id: bytes | None
     ca_issuers_urls: tuple[str, ...]
     version: int
+    # dNSName and iPAddress entries of subjectAltName, for hostname diagnoses
+    alt_names: tuple[str, ...] = ()
+    has_key_usage: bool = False  # OpenSSL's strict mode wants it on every CA
 
     @property
     def fingerprint(self) -> str:
@@ -134,6 +139,23 @@ def _time(tag: int, raw: bytes) -> int:
     return (_days_from_civil(year, month, day) * 86400) + hour * 3600 + minute * 60 + second
 
 
+def iso_time(epoch: int) -> str:
+    """Seconds since the epoch -> 'YYYY-MM-DDTHH:MM:SSZ' (for ``--json``)."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _ip_text(raw: bytes) -> str:
+    if len(raw) == 4:
+        return ".".join(str(b) for b in raw)
+    if len(raw) == 16:
+        import ipaddress
+
+        return str(ipaddress.IPv6Address(raw))
+    return raw.hex()
+
+
 def format_time(epoch: int) -> str:
     """Seconds since the epoch -> 'YYYY-MM-DD HH:MM:SS UTC'."""
     import time
@@ -207,6 +229,8 @@ def _parse(der: bytes) -> CertInfo:
     basic: tuple[bool, bool] | None = None
     ski = aki = None
     urls: list[str] = []
+    alt_names: list[str] = []
+    key_usage = False
     for tag, cstart, cend, _ in tbs[i + 6 :]:
         if tag != 0xA3:
             continue
@@ -230,6 +254,15 @@ def _parse(der: bytes) -> CertInfo:
                 for atag, as_, ae, _ in _children(der, aseq[1], aseq[2]):
                     if atag == 0x80:
                         aki = der[as_:ae]
+            elif oid == _OID_KEY_USAGE:
+                key_usage = True
+            elif oid == _OID_SUBJECT_ALT_NAME:
+                (sseq,) = _children(der, value_start, value_end)
+                for gtag, gs, ge, _ in _children(der, sseq[1], sseq[2]):
+                    if gtag == 0x82:  # dNSName
+                        alt_names.append(der[gs:ge].decode("ascii", "replace"))
+                    elif gtag == 0x87:  # iPAddress
+                        alt_names.append(_ip_text(der[gs:ge]))
             elif oid == _OID_AUTHORITY_INFO_ACCESS:
                 (aseq,) = _children(der, value_start, value_end)
                 for _, ds, de, _ in _children(der, aseq[1], aseq[2]):
@@ -249,6 +282,8 @@ def _parse(der: bytes) -> CertInfo:
         authority_key_id=aki,
         ca_issuers_urls=tuple(urls),
         version=version,
+        alt_names=tuple(alt_names),
+        has_key_usage=key_usage,
     )
 
 

@@ -75,3 +75,216 @@ def der_of(pem_path: Path, out: Path) -> Path:
 
     out.write_bytes(ssl.PEM_cert_to_DER_cert(pem_path.read_text()))
     return out
+
+
+# --- certificates that are wrong in one specific way (issue #4) -------------
+
+
+def _pem_of(cert: object) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return cert.public_bytes(Encoding.PEM)  # type: ignore[attr-defined, no-any-return]
+
+
+def _key_pem(key: object) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.private_bytes(  # type: ignore[attr-defined, no-any-return]
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def garbage_file(directory: Path, name: str = "garbage.crt") -> Path:
+    """A file with a certificate's name and no certificate in it."""
+    path = directory / name
+    path.write_bytes(b"this is not a certificate\x00\x01\x02 just bytes\n")
+    return path
+
+
+def orphan_intermediate(directory: Path) -> tuple[Path, str]:
+    """An intermediate whose root is in no bundle; returns (file, root's organization)."""
+    org = "cert-session test orphan root"
+    root = trustme.CA(organization_name=org)
+    path = directory / "orphan-intermediate.pem"
+    root.create_child_ca().cert_pem.write_to_path(str(path))
+    return path, org
+
+
+def _lax_ca(name: str) -> tuple[object, object]:
+    """A self-signed CA, valid today, whose basicConstraints is not critical: (cert, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    usage = x509.KeyUsage(
+        digital_signature=False, content_commitment=False, key_encipherment=False, data_encipherment=False,
+        key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=False)  # the one fault
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(usage, critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def ca_without_critical_basic_constraints(directory: Path) -> Path:
+    """A CA whose basicConstraints is not marked critical (RFC 5280 says it must be); nothing else wrong."""
+    cert, _ = _lax_ca("Lax Constraints Test CA")
+    path = directory / "lax-ca.pem"
+    path.write_bytes(_pem_of(cert))
+    return path
+
+
+def lax_chain(directory: Path) -> tuple[Path, Path, Path]:
+    """A localhost leaf issued by a CA without critical basicConstraints: (CA, leaf, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    ca, ca_key = _lax_ca("Lax Constraints Server CA")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca.subject)  # type: ignore[attr-defined]
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),  # type: ignore[attr-defined]
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    d = directory / "lax"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "ca.pem").write_bytes(_pem_of(ca))
+    (d / "leaf.pem").write_bytes(_pem_of(leaf))
+    (d / "leaf.key").write_bytes(_key_pem(key))
+    return d / "ca.pem", d / "leaf.pem", d / "leaf.key"
+
+
+def expired_leaf(issuer: trustme.CA, directory: Path) -> tuple[Path, Path]:
+    """A localhost leaf from ``issuer`` that expired yesterday: (cert, key)."""
+    d = directory / "expired-leaf"
+    d.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    leaf = issuer.issue_cert(
+        "localhost", not_before=now - datetime.timedelta(days=30), not_after=now - datetime.timedelta(days=1)
+    )
+    leaf.cert_chain_pems[0].write_to_path(str(d / "leaf.pem"))
+    leaf.private_key_pem.write_to_path(str(d / "leaf.key"))
+    return d / "leaf.pem", d / "leaf.key"
+
+
+def self_signed_server(directory: Path, hostname: str = "localhost") -> tuple[Path, Path]:
+    """A server certificate signed by its own key (subject == issuer, CA:FALSE): (cert, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self-signed %s" % hostname)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    d = directory / "self-signed"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "leaf.pem").write_bytes(_pem_of(cert))
+    (d / "leaf.key").write_bytes(_key_pem(key))
+    return d / "leaf.pem", d / "leaf.key"
+
+
+def leaf_for(issuer: trustme.CA, directory: Path, name: str, *hostnames: str) -> tuple[Path, Path]:
+    """A leaf from ``issuer`` for ``hostnames`` only (e.g. the wrong host): (cert, key)."""
+    d = directory / name
+    d.mkdir(parents=True, exist_ok=True)
+    leaf = issuer.issue_cert(*hostnames)
+    leaf.cert_chain_pems[0].write_to_path(str(d / "leaf.pem"))
+    leaf.private_key_pem.write_to_path(str(d / "leaf.key"))
+    return d / "leaf.pem", d / "leaf.key"
+
+
+def leaf_with_aia(issuer: trustme.CA, directory: Path, url: str) -> tuple[Path, Path]:
+    """A localhost leaf from ``issuer`` whose AIA caIssuers points at ``url``: (cert, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+
+    ca_cert = x509.load_pem_x509_certificate(issuer.cert_pem.bytes())
+    ca_key = serialization.load_pem_private_key(issuer.private_key_pem.bytes(), password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityInformationAccess(
+                [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(url))]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    d = directory / "aia"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "leaf.pem").write_bytes(_pem_of(cert))
+    (d / "leaf.key").write_bytes(_key_pem(key))
+    return d / "leaf.pem", d / "leaf.key"
+
+
+def sha256_fingerprint(pem_path: Path) -> str:
+    """SHA-256 of the first certificate in ``pem_path``, computed by cryptography."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    cert = x509.load_pem_x509_certificate(pem_path.read_bytes())
+    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def subject_values(pem_path: Path) -> list[str]:
+    """The attribute values of the first certificate's subject (trustme's OU is unique per CA)."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(pem_path.read_bytes())
+    return [str(a.value) for a in cert.subject]

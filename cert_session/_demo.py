@@ -1,0 +1,147 @@
+"""``cert-session demo``: the whole story, locally, on throwaway certificates.
+
+Needs the ``[demo]`` extra (trustme, requests). A loopback HTTPS server
+sends only its leaf, as many company servers do. Three child interpreters
+run the same unmodified ``requests.get``: with the public bundle alone, with
+the intermediate alone, and with the public bundle while cert-session's
+start-up hook adds the intermediate. The last one shows the hook itself:
+the child's code does not mention cert-session.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+from typing import Any
+
+import cert_session_hook as _hook
+
+__all__ = ["demo"]
+
+_GET = r"""
+import sys, requests
+try:
+    requests.get(sys.argv[1], timeout=20)
+    print("OK")
+except requests.exceptions.SSLError as exc:
+    reason = str(exc)
+    for marker in ("certificate verify failed: ", "SSLError("):
+        if marker in reason:
+            reason = reason.split(marker, 1)[1]
+    print("FAIL " + reason.split(" (_ssl")[0].strip(" '\")"))
+"""
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        body = b"hello from a server that sends only its leaf\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _child_env(work: str, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CERT_SESSION_") and k not in _hook.TARGETS.values() and k != "PYTHONPATH"
+    }
+    env["CERT_SESSION_CACHE_DIR"] = os.path.join(work, "cache")
+    env.update(extra)
+    return env
+
+
+def _get(url: str, work: str, env: dict[str, str]) -> str:
+    # cwd=work: never import a package from wherever the user stands.
+    proc = subprocess.run(
+        [sys.executable, "-c", _GET, url], env=env, cwd=work, capture_output=True, text=True, timeout=60
+    )
+    lines = (proc.stdout.strip() or proc.stderr.strip() or "no output").splitlines()
+    return lines[-1]
+
+
+def demo() -> int:
+    """Run the demo; return 0 when every step turned out as the story says."""
+    try:
+        import certifi
+        import requests  # noqa: F401 - the children need it; fail early here
+        import trustme
+    except ImportError as exc:
+        print(
+            "cert-session demo needs the demo extra (%s): pip install 'cert-session-company[demo]'" % exc.name,
+            file=sys.stderr,
+        )
+        return 2
+    expected = []
+    with tempfile.TemporaryDirectory(prefix="cert-session-demo-") as work:
+        print("Working in %s (removed at the end).\n" % work)
+        root = trustme.CA(organization_name="Demo Corp Root CA")
+        intermediate = root.create_child_ca()
+        leaf = intermediate.issue_cert("localhost", "127.0.0.1")
+        public = os.path.join(work, "public-bundle.pem")
+        with open(certifi.where(), "rb") as src, open(public, "wb") as dst:
+            dst.write(src.read() + b"\n" + root.cert_pem.bytes())
+        issuer = os.path.join(work, "Issuer.crt")
+        intermediate.cert_pem.write_to_path(issuer)
+        leaf_file = os.path.join(work, "leaf.pem")
+        key_file = os.path.join(work, "leaf.key")
+        leaf.cert_chain_pems[0].write_to_path(leaf_file)  # the leaf alone
+        leaf.private_key_pem.write_to_path(key_file)
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(leaf_file, key_file)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+        server.daemon_threads = True
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        url = "https://localhost:%d/" % server.server_address[1]
+        try:
+            print("1. A company server at %s sends only its leaf certificate." % url)
+            print("   Its chain: Demo Corp Root CA (in the public bundle here, as in most system")
+            print("   stores) -> intermediate (Issuer.crt, sent by nobody) -> leaf.\n")
+
+            print("2. Plain requests.get with the public bundle (REQUESTS_CA_BUNDLE=%s):" % public)
+            got = _get(url, work, _child_env(work, REQUESTS_CA_BUNDLE=public, CERT_SESSION_DISABLE="1"))
+            print("   %s" % got)
+            print("   The root is trusted, but nobody supplies the intermediate between it and the leaf.\n")
+            expected.append(got.startswith("FAIL"))
+
+            print("3. Plain requests.get with the intermediate alone (REQUESTS_CA_BUNDLE=%s):" % issuer)
+            got = _get(url, work, _child_env(work, REQUESTS_CA_BUNDLE=issuer, CERT_SESSION_DISABLE="1"))
+            print("   %s" % got)
+            print("   An intermediate is not a trust anchor: OpenSSL still wants the root.\n")
+            expected.append(got.startswith("FAIL"))
+
+            print("4. The same unmodified requests.get, with the public bundle and")
+            print("   CERT_SESSION_CERTS=%s; cert-session's start-up hook merges them:" % issuer)
+            env = _child_env(work, REQUESTS_CA_BUNDLE=public, CERT_SESSION_CERTS=issuer, CERT_SESSION_TARGETS="requests")
+            got = _get(url, work, env)
+            print("   %s" % got)
+            expected.append(got == "OK")
+            if got == "OK":
+                print("   The merged bundle (public roots + Issuer.crt) completes the chain.\n")
+            else:
+                print(
+                    "   Expected OK. Is cert-session installed in %s (its .pth file runs at start-up)?"
+                    " Run `cert-session status` there.\n" % sys.prefix
+                )
+        finally:
+            server.shutdown()
+            server.server_close()
+    if all(expected):
+        print("Demo finished as expected: fail, fail, OK. With your real Issuer.crt:")
+        print("  CERT_SESSION_CERTS=/path/to/Issuer.crt python your_script.py")
+        print("or build a wheel for everyone: cert-session package --name acme-certs --cert Issuer.crt -o dist/")
+        return 0
+    print("Demo did NOT go as expected (see the steps above).", file=sys.stderr)
+    return 1

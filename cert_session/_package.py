@@ -1,0 +1,194 @@
+"""``cert-session package``: a company wheel in one step, from what is installed.
+
+The wheel is written directly (a zip with METADATA, WHEEL, RECORD and
+entry_points.txt): no source tree, no setuptools. It holds the installed
+start-up files (``cert_session_hook.py``, ``.pth``, ``.start``), the whole
+``cert_session`` package, and the validated certificates re-encoded as PEM
+in ``cert_session/certs/``; certificates already in this installation's
+``cert_session/certs/`` are not carried over, only the ``--cert`` files.
+
+The company wheel installs the same files as ``cert-session-company``;
+install one or the other, never both (``status`` warns when both are).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import sys
+import zipfile
+
+import cert_session_hook as _hook
+from cert_session import _pem, _sources
+
+__all__ = ["package"]
+
+_NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
+_VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*([.-]?(a|b|rc|post|dev)[0-9]*)*(\+[A-Za-z0-9.]+)?$")
+_SKIP_DIRS = {"__pycache__", "_prebuilt", "certs"}
+# The hook's default-targets line, as shipped; --targets rewrites it.
+_TARGETS_LINE = re.compile(r'^DEFAULT_TARGETS = "[^"\n]*"$', re.M)
+
+
+class PackageError(Exception):
+    """A reason to refuse building the wheel, written for the administrator."""
+
+
+def _record_line(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return "%s,sha256=%s,%d" % (name, digest, len(data))
+
+
+def _installed_files() -> dict[str, bytes]:
+    """The files this installation runs, keyed by their path in a wheel."""
+    import cert_session
+
+    files: dict[str, bytes] = {}
+    hook_file = _hook.__file__
+    for name, path in (
+        ("cert_session_hook.py", hook_file),
+        ("cert_session_hook.pth", os.path.join(_hook.HERE, "cert_session_hook.pth")),
+        ("cert_session_hook.start", os.path.join(_hook.HERE, "cert_session_hook.start")),
+    ):
+        try:
+            with open(path, "rb") as f:
+                files[name] = f.read()
+        except OSError as exc:
+            raise PackageError(
+                "cannot read %s (%s); reinstall cert-session-company and try again" % (path, exc.strerror or exc)
+            ) from None
+    package_dir = os.path.dirname(os.path.abspath(cert_session.__file__))
+    for root, dirs, names in os.walk(package_dir):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+        for name in sorted(names):
+            if not (name.endswith(".py") or name == "py.typed"):
+                continue
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, os.path.dirname(package_dir)).replace(os.sep, "/")
+            with open(path, "rb") as f:
+                files[rel] = f.read()
+    return files
+
+
+def _set_targets(hook_source: bytes, targets: str) -> bytes:
+    chosen = [t.strip().lower() for t in targets.split(",") if t.strip()]
+    unknown = [t for t in chosen if t not in _hook.TARGETS]
+    if unknown or not chosen:
+        raise PackageError(
+            "--targets %r: unknown target(s) %s; choose from %s"
+            % (targets, ", ".join(unknown) or "(none given)", ", ".join(_hook.TARGETS))
+        )
+    text = hook_source.decode("utf-8")
+    new, count = _TARGETS_LINE.subn('DEFAULT_TARGETS = "%s"' % ",".join(dict.fromkeys(chosen)), text)
+    if count != 1:
+        raise PackageError("cannot find the DEFAULT_TARGETS line in %s; is this installation modified?" % _hook.__file__)
+    return new.encode("utf-8")
+
+
+def validate(paths: list[str]) -> tuple[dict[str, bytes], list[str]]:
+    """Validated PEM files for ``cert_session/certs/``, and warnings to show.
+
+    Raises PackageError naming every certificate refused and why.
+    """
+    out: dict[str, bytes] = {}
+    warnings: list[str] = []
+    errors: list[str] = []
+    seen: set[bytes] = set()
+    for given in paths:
+        path = os.path.abspath(given)
+        if not os.path.isfile(path):
+            errors.append("%s does not exist or is not a file." % path)
+            continue
+        blocks, problems = _sources.read_file(path)
+        kept: list[_pem.Block] = []
+        for p in problems:
+            (errors if p.severity == "error" else warnings).append(p.message)
+        for block in blocks:
+            if block.cert_der in seen:
+                continue
+            seen.add(block.cert_der)
+            cert, cert_problems = _sources.check(path, "package", block, strict=True)
+            for p in cert_problems:
+                (errors if p.severity == "error" else warnings).append(p.message)
+            if cert is not None:
+                kept.append(block)
+        if kept:
+            stem = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.splitext(os.path.basename(path))[0]) or "cert"
+            name = stem + ".pem"
+            n = 2
+            while "cert_session/certs/" + name in out:
+                name = "%s-%d.pem" % (stem, n)
+                n += 1
+            out["cert_session/certs/" + name] = b"".join(_pem.encode(b) for b in kept)
+    if errors:
+        raise PackageError("refusing to build the wheel:\n  " + "\n  ".join(errors))
+    if not out:
+        raise PackageError("no certificate given; pass the company CA certificate with --cert FILE")
+    return out, warnings
+
+
+def build_wheel(name: str, version: str, certs: dict[str, bytes], targets: str | None, out_dir: str) -> str:
+    if not _NAME.match(name):
+        raise PackageError("%r is not a valid distribution name (letters, digits, '.', '-', '_')" % name)
+    if not _VERSION.match(version):
+        raise PackageError("%r is not a valid version (for example 1.0 or 2026.5.1)" % version)
+    files = _installed_files()
+    if targets is not None:
+        files["cert_session_hook.py"] = _set_targets(files["cert_session_hook.py"], targets)
+    files.update(certs)
+    dist = re.sub(r"[-_.]+", "_", name).lower()
+    info = "%s-%s.dist-info" % (dist, version)
+    metadata = (
+        "Metadata-Version: 2.1\n"
+        "Name: %s\n"
+        "Version: %s\n"
+        "Summary: %s's CA certificates trusted on top of the public roots in every Python process "
+        "(built with cert-session %s)\n"
+        "Requires-Python: >=3.8\n"
+        "Requires-Dist: certifi\n" % (name, version, name, _hook.__version__)
+    )
+    files[info + "/METADATA"] = metadata.encode()
+    files[info + "/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: cert-session %s\nRoot-Is-Purelib: true\nTag: py3-none-any\n" % _hook.__version__
+    ).encode()
+    files[info + "/entry_points.txt"] = b"[console_scripts]\ncert-session = cert_session._cli:main\n"
+    files[info + "/top_level.txt"] = b"cert_session\ncert_session_hook\n"
+    record = [_record_line(n, d) for n, d in files.items()] + [info + "/RECORD,,"]
+    files[info + "/RECORD"] = ("\n".join(record) + "\n").encode()
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(os.path.abspath(out_dir), "%s-%s-py3-none-any.whl" % (dist, version))
+    tmp = path + ".tmp-%d" % os.getpid()
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for n in sorted(files, key=lambda k: (k.startswith(info), k)):  # dist-info last
+                zi = zipfile.ZipInfo(n, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible
+                zi.external_attr = 0o644 << 16
+                zi.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(zi, files[n])
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def package(name: str, certs: list[str], out_dir: str, targets: str | None = None, version: str | None = None) -> int:
+    """Run ``cert-session package``; return the exit code."""
+    try:
+        pem_files, warnings = validate(certs)
+        for w in warnings:
+            print("warning: %s" % w)
+        path = build_wheel(name, version or _hook.__version__, pem_files, targets, out_dir)
+    except PackageError as exc:
+        print("cert-session: %s" % exc, file=sys.stderr)
+        return 1
+    print("wrote %s" % path)
+    for n in sorted(pem_files):
+        print("  embeds %s" % n)
+    print(
+        "Upload it to your internal index; users run `pip install %s`. Install it instead of "
+        "cert-session-company, not beside it: both ship the same files." % name
+    )
+    return 0

@@ -1,0 +1,191 @@
+"""``cert-session package`` and ``rebuild --system``: company wheels and read-only images.
+
+The company wheel is built by the *installed* console script (no source
+tree), installed with real pip into a fresh venv and used by unmodified
+requests against a server that sends only its leaf.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CERTIFI_WITH_ROOT, World, new_venv
+from tests.helpers import pki
+from tests.helpers.env import clean_env, run
+from tests.helpers.inprocess import isolate, run_main
+from tests.helpers.venvs import Venv
+
+NAME = "acme-certs"
+STATUS = "import json, sys; from cert_session._cli import main; sys.exit(main(['status', '--json']))"
+EXPORTED = "import os; print(os.environ.get('REQUESTS_CA_BUNDLE', '')); print(os.environ.get('SSL_CERT_FILE', ''))"
+
+
+def assert_ok(proc) -> None:  # type: ignore[no-untyped-def]
+    assert proc.returncode == 0 and proc.stdout.startswith("OK 200"), proc.stdout + proc.stderr
+    assert proc.stderr == "", proc.stderr
+
+
+def assert_ssl_error(proc) -> None:  # type: ignore[no-untyped-def]
+    assert proc.returncode == 3 and "CERTIFICATE_VERIFY_FAILED" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="session")
+def company_wheel(installed: Venv, world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """acme-certs built by the installed cert-session from a DER Issuer.cer."""
+    work = tmp_path_factory.mktemp("package")
+    der = pki.der_of(world.company.intermediate_pem, work / "Issuer.cer")
+    out = work / "dist"
+    proc = run(
+        [str(installed.path / "bin" / "cert-session"), "package", "--name", NAME, "--cert", str(der),
+         "--targets", "requests,ssl", "--version", "2026.1", "-o", str(out)],
+        clean_env(work / "home"),
+    )
+    assert "in DER (binary) form" in proc.stdout  # converted, and said so
+    (wheel,) = out.glob("*.whl")
+    assert wheel.name == "acme_certs-2026.1-py3-none-any.whl" and str(wheel) in proc.stdout
+    return wheel
+
+
+def test_company_wheel_holds_installed_files_and_only_the_given_certificate(company_wheel: Path, world: World) -> None:
+    with zipfile.ZipFile(company_wheel) as zf:
+        names = set(zf.namelist())
+        assert {"cert_session_hook.py", "cert_session_hook.pth", "cert_session_hook.start",
+                "cert_session/_cli.py", "cert_session/__init__.py", "cert_session/py.typed"} <= names
+        assert not [n for n in names if "__pycache__" in n or "_prebuilt" in n]
+        # the installed company wheel's own certificate is not carried over
+        assert [n for n in names if n.startswith("cert_session/certs/")] == ["cert_session/certs/Issuer.pem"]
+        embedded = zf.read("cert_session/certs/Issuer.pem").decode()
+        assert embedded.startswith("-----BEGIN CERTIFICATE-----\n")  # DER input, PEM inside
+        assert ssl.PEM_cert_to_DER_cert(embedded) == ssl.PEM_cert_to_DER_cert(world.company.intermediate_pem.read_text())
+        assert b'DEFAULT_TARGETS = "requests,ssl"\n' in zf.read("cert_session_hook.py")
+        entry_points = zf.read("acme_certs-2026.1.dist-info/entry_points.txt").decode()
+        assert "cert-session = cert_session._cli:main" in entry_points
+
+
+def test_company_wheel_installs_with_pip_trusts_company_server_and_uninstalls_cleanly(
+    world: World, wheelhouse: Path, company_wheel: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    env = clean_env(home)
+    venv = new_venv(tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT)
+    before = {p.name for p in venv.site_packages.iterdir()}
+    assert_ssl_error(venv.get(env, world.urls["company"]))
+
+    venv.pip(env, "install", "-q", "--no-index", "-f", str(wheelhouse), str(company_wheel))
+    assert_ok(venv.get(env, world.urls["company"]))
+    requests_bundle, ssl_bundle = venv.run(env, "-c", EXPORTED).stdout.split("\n")[:2]
+    assert Path(ssl_bundle).name.startswith("cert-session-") and Path(requests_bundle).is_file()  # --targets
+    status = json.loads(venv.run(env, "-c", STATUS).stdout)
+    assert status["hook"]["distributions"] == [NAME]
+    (cert,) = status["certificates"]
+    assert cert["source"] == "package" and cert["sha256"] == pki.sha256_fingerprint(world.company.intermediate_pem)
+    assert cert["problems"] == []  # stored as PEM: no DER warning any more
+
+    venv.pip(env, "uninstall", "-y", "-q", NAME)
+    assert {p.name for p in venv.site_packages.iterdir()} == before
+    assert_ssl_error(venv.get(env, world.urls["company"]))
+
+
+def test_company_wheel_beside_cert_session_company_is_reported_and_uninstalling_one_breaks_both(
+    world: World, wheelhouse: Path, company_wheel: Path, project_wheel: Path, tmp_path: Path
+) -> None:
+    # Documented limitation: both distributions own the same files.
+    home = tmp_path / "home"
+    env = clean_env(home)
+    venv = new_venv(
+        tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel)
+    )
+    venv.pip(env, "install", "-q", "--no-index", "-f", str(wheelhouse), str(company_wheel))
+    status = json.loads(venv.run(env, "-c", STATUS).stdout)
+    assert status["hook"]["distributions"] == sorted([NAME, "cert-session-company"])
+    (dup,) = [p for p in status["problems"] if p["code"] == "duplicate-install"]
+    assert NAME in dup["message"] and "cert-session-company" in dup["message"]
+
+    venv.pip(env, "uninstall", "-y", "-q", NAME)
+    assert not (venv.site_packages / "cert_session_hook.pth").exists()
+    assert_ssl_error(venv.get(env, world.urls["company"]))
+
+
+def test_package_refuses_bad_certificates_naming_each_and_writes_no_wheel(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolate(monkeypatch, tmp_path)
+    garbage = pki.garbage_file(tmp_path)
+    out = tmp_path / "dist"
+    code, _, err = run_main(
+        capsys, "package", "--name", NAME, "--cert", str(world.company.intermediate_pem),
+        "--cert", str(world.company.leaf_pem), "--cert", str(garbage), "-o", str(out),
+    )
+    assert code == 1
+    assert "refusing to build" in err
+    assert str(world.company.leaf_pem) in err and "not a CA" in err
+    assert pki.sha256_fingerprint(world.company.leaf_pem)[:23] in err
+    assert str(garbage) in err and "not a certificate" in err
+    assert str(world.company.intermediate_pem) not in err  # the good one is not blamed
+    assert not out.exists() or not list(out.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--targets", "requests,bogus"], "unknown target(s) bogus"),
+        (["--name", "acme certs!"], "not a valid distribution name"),
+    ],
+)
+def test_package_refuses_bad_options_with_the_reason(
+    args: list[str], message: str, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    isolate(monkeypatch, tmp_path)
+    argv = ["package", "--name", NAME, "--cert", str(world.company.intermediate_pem), "-o", str(tmp_path / "d")]
+    code, _, err = run_main(capsys, *argv, *args)
+    assert code == 1 and message in err
+    assert not (tmp_path / "d").exists() or not list((tmp_path / "d").iterdir())
+
+
+# --- rebuild --system -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prebuilt(world: World, wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """A venv whose bundle was prebuilt into the environment, as in an image build."""
+    base = tmp_path_factory.mktemp("prebuilt")
+    venv = new_venv(
+        base / "venv", wheelhouse, base / "home", "requests", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel)
+    )
+    proc = run([str(venv.path / "bin" / "cert-session"), "rebuild", "--system"], clean_env(base / "build-home"))
+    assert "_prebuilt" in proc.stdout
+    return venv
+
+
+def unwritable_env(tmp_path: Path) -> dict[str, str]:
+    """No cache directory can be created: every candidate is under a regular file."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file, so nothing can be created below it\n")
+    return clean_env(
+        tmp_path / "home", CERT_SESSION_CACHE_DIR=str(blocker / "cache"), TMPDIR=str(blocker / "tmp"),
+        XDG_RUNTIME_DIR=str(blocker / "run"),
+    )
+
+
+def test_prebuilt_bundle_serves_requests_when_no_cache_is_writable(
+    prebuilt: Venv, world: World, tmp_path: Path
+) -> None:
+    env = unwritable_env(tmp_path)
+    assert_ok(prebuilt.get(env, world.urls["company"]))  # and stderr is empty
+    bundle = Path(prebuilt.run(env, "-c", EXPORTED).stdout.split("\n")[0])
+    assert bundle.parent == prebuilt.site_packages / "cert_session" / "_prebuilt"
+
+
+def test_without_prebuilt_bundle_an_unwritable_cache_is_reported(
+    installed: Venv, world: World, tmp_path: Path
+) -> None:
+    # Control for the test above: the same environment, no prebuilt bundle.
+    proc = installed.get(unwritable_env(tmp_path), world.urls["company"])
+    assert proc.stderr.startswith("cert-session: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert "CERT_SESSION_CACHE_DIR" in proc.stderr

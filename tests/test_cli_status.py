@@ -1,0 +1,248 @@
+"""``cert-session status``: what is trusted here and why, field by field.
+
+In-process through ``main([...])`` with real certificate files and real
+bundles built by the hook; once through the installed console script.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import ssl
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from cryptography import x509
+
+from tests.conftest import CERTIFI_WITH_ROOT, World
+from tests.helpers import pki
+from tests.helpers.env import clean_env, run
+from tests.helpers.inprocess import isolate, run_main, status_json
+from tests.helpers.venvs import Venv
+
+
+def iso(when: datetime.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def name_values(pem: Path, which: str) -> list[str]:
+    cert = x509.load_pem_x509_certificate(pem.read_bytes())
+    return [str(a.value) for a in getattr(cert, which)]
+
+
+@pytest.fixture
+def base_bundle(world: World, tmp_path: Path) -> Path:
+    """A preset bundle holding the company root (as a system store would)."""
+    path = tmp_path / "base.pem"
+    path.write_bytes(world.company.root_pem.read_bytes())
+    return path
+
+
+def test_status_json_reports_hook_target_bundle_cache_and_certificate_field_by_field(
+    world: World, base_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    issuer = world.company.intermediate_pem
+    cache = isolate(monkeypatch, tmp_path, REQUESTS_CA_BUNDLE=str(base_bundle), CERT_SESSION_CERTS=str(issuer))
+    started = time.time()
+    code, data = status_json(capsys)
+
+    assert code == 0 and data["ok"] is True and data["errors"] == 0 and data["warnings"] == 0
+    assert data["schema"] == 1
+    hook = data["hook"]
+    assert hook["active"] is True and hook["reason"] == "exporting REQUESTS_CA_BUNDLE"
+    assert hook["installed"] is True and hook["disabled"] is False and hook["no_site"] is False
+    assert hook["targets"] == ["requests"]
+
+    (row,) = data["targets"]
+    assert (row["target"], row["variable"], row["exported"]) == ("requests", "REQUESTS_CA_BUNDLE", True)
+    bundle = Path(row["bundle"])
+    assert row["value"] == str(bundle) and bundle.is_file() and str(bundle).startswith(str(cache))
+    assert row["certificates"] == 2  # the base's root + the company intermediate
+    assert row["base"] == {
+        "spec": "file:%s" % base_bundle,
+        "kind": "preset",
+        "variable": "REQUESTS_CA_BUNDLE",
+        "certifi_version": None,
+        "path": str(base_bundle),
+        "origin": "REQUESTS_CA_BUNDLE=%s (preset)" % base_bundle,
+        "problem": None,
+    }
+    rebuilt_at = datetime.datetime.strptime(row["rebuilt"]["at"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc
+    )
+    assert abs(rebuilt_at.timestamp() - started) < 120
+    assert row["rebuilt"]["reason"] and Path(row["rebuilt"]["state"]).parent == bundle.parent
+
+    assert data["cache"]["directory"] == str(bundle.parent)
+    (cert,) = data["certificates"]
+    parsed = x509.load_pem_x509_certificate(issuer.read_bytes())
+    assert cert["path"] == str(issuer) and cert["source"] == "CERT_SESSION_CERTS" and cert["used"] is True
+    assert all(v in cert["subject"] for v in name_values(issuer, "subject"))
+    assert all(v in cert["issuer"] for v in name_values(issuer, "issuer"))
+    assert cert["not_before"] == iso(parsed.not_valid_before_utc)
+    assert cert["not_after"] == iso(parsed.not_valid_after_utc)
+    assert cert["sha256"] == pki.sha256_fingerprint(issuer)
+    assert cert["problems"] == [] and data["problems"] == []
+
+    code, text, _ = run_main(capsys, "status")
+    assert code == 0
+    assert str(bundle) in text and cert["sha256"] in text and "hook: active" in text
+
+
+def test_status_names_certifi_and_its_version_as_base_when_nothing_is_preset(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolate(monkeypatch, tmp_path, CERT_SESSION_CERTS=str(world.company.intermediate_pem))
+    code, data = status_json(capsys)
+    base = data["targets"][0]["base"]
+    import certifi
+
+    assert base["kind"] == "certifi" and base["variable"] is None
+    assert base["certifi_version"] == metadata.version("certifi")
+    assert base["path"] == certifi.where()
+    assert base["origin"].startswith("certifi %s" % metadata.version("certifi"))
+
+
+def test_status_names_curl_ca_bundle_when_requests_falls_back_on_it(
+    world: World, base_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolate(
+        monkeypatch, tmp_path, CURL_CA_BUNDLE=str(base_bundle), CERT_SESSION_CERTS=str(world.company.intermediate_pem)
+    )
+    _, data = status_json(capsys)
+    base = data["targets"][0]["base"]
+    assert (base["kind"], base["variable"], base["path"]) == ("preset", "CURL_CA_BUNDLE", str(base_bundle))
+
+
+def _leaf(world: World, d: Path) -> tuple[Path, str]:
+    return world.company.leaf_pem, ""
+
+
+def _garbage(world: World, d: Path) -> tuple[Path, str]:
+    return pki.garbage_file(d), ""
+
+
+def _der(world: World, d: Path) -> tuple[Path, str]:
+    return pki.der_of(world.company.intermediate_pem, d / "Issuer.cer"), ""
+
+
+def _expired(world: World, d: Path) -> tuple[Path, str]:
+    return pki.expired_ca(d), "Expired Test CA"
+
+
+def _orphan(world: World, d: Path) -> tuple[Path, str]:
+    return pki.orphan_intermediate(d)
+
+
+def _lax(world: World, d: Path) -> tuple[Path, str]:
+    return pki.ca_without_critical_basic_constraints(d), "critical basicConstraints"
+
+
+# (builder, exit code, cert used?, severity, codes); the first code is the case's point
+CASES: dict[str, tuple[Callable[[World, Path], tuple[Path, str]], int, bool, str, list[str]]] = {
+    "leaf-as-company-cert": (_leaf, 1, False, "error", ["not-ca"]),
+    "garbage-file": (_garbage, 1, False, "error", ["unparseable"]),
+    "der-file": (_der, 0, True, "warning", ["der"]),
+    # pki.expired_ca has no keyUsage either, which OpenSSL's strict mode rejects
+    "expired-ca": (_expired, 0, True, "warning", ["expired", "strict"]),
+    "intermediate-whose-root-is-nowhere": (_orphan, 0, True, "warning", ["chain-incomplete"]),
+    "ca-without-critical-basic-constraints": (_lax, 0, True, "warning", ["strict"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_status_flags_each_bad_certificate_naming_file_certificate_and_exit_code(
+    case: str,
+    world: World,
+    base_bundle: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    build, exit_code, used, severity, codes = CASES[case]
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    path, phrase = build(world, certs)
+    isolate(monkeypatch, tmp_path, REQUESTS_CA_BUNDLE=str(base_bundle), CERT_SESSION_CERTS=str(path))
+    code, data = status_json(capsys)
+
+    assert code == exit_code and data["ok"] is (exit_code == 0)
+    (cert,) = data["certificates"]
+    assert cert["path"] == str(path) and cert["used"] is used
+    assert [(p["severity"], p["code"]) for p in cert["problems"]] == [(severity, c) for c in codes]
+    problem = cert["problems"][0]
+    assert str(path) in problem["message"] and phrase in problem["message"]
+    if cert["sha256"] is not None:  # a certificate-level problem names the certificate
+        assert cert["sha256"][:23] in problem["message"] and cert["subject"] in problem["message"]
+    assert data["hook"]["active"] is used
+    if severity == "error":
+        code, text, _ = run_main(capsys, "status")
+        assert code == 1 and "NOT USED" in text and "ERROR: %s" % problem["message"] in text
+
+
+def test_status_der_file_is_the_same_certificate_as_its_pem(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    der = pki.der_of(world.company.intermediate_pem, tmp_path / "Issuer.cer")
+    assert not der.read_bytes().startswith(b"-----")
+    isolate(monkeypatch, tmp_path, CERT_SESSION_CERTS=str(der))
+    _, data = status_json(capsys)
+    assert data["certificates"][0]["sha256"] == pki.sha256_fingerprint(world.company.intermediate_pem)
+    bundle = Path(data["targets"][0]["bundle"]).read_text()
+    assert ssl.DER_cert_to_PEM_cert(der.read_bytes()).split("-----")[2].split() == bundle.split("-----")[-3].split()
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"CERT_SESSION_DISABLE": "1"}, "CERT_SESSION_DISABLE is set"),
+        ({}, "no usable company certificate"),
+    ],
+)
+def test_status_says_why_the_hook_is_inactive(
+    env: dict[str, str],
+    reason: str,
+    world: World,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if env:
+        env = dict(env, CERT_SESSION_CERTS=str(world.company.intermediate_pem))
+    isolate(monkeypatch, tmp_path, **env)
+    code, data = status_json(capsys)
+    assert code == 0 and data["hook"]["active"] is False and reason in data["hook"]["reason"]
+    assert data["targets"][0]["exported"] is False and data["targets"][0]["bundle"] is None
+
+
+def _console(venv: Venv, env: dict[str, str], *args: str, check: bool = False) -> Any:
+    return run([str(venv.path / "bin" / "cert-session"), *args], env, check=check)
+
+
+def test_installed_console_script_status_json_and_exit_codes(installed: Venv, world: World, tmp_path: Path) -> None:
+    env = clean_env(tmp_path / "home")
+    proc = _console(installed, env, "status", "--json")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["hook"]["active"] is True and data["hook"]["distributions"] == ["cert-session-company"]
+    (cert,) = data["certificates"]
+    assert cert["source"] == "package" and cert["sha256"] == pki.sha256_fingerprint(world.company.intermediate_pem)
+    assert data["targets"][0]["base"]["certifi_version"] == CERTIFI_WITH_ROOT
+    assert Path(data["targets"][0]["bundle"]).is_file()
+
+    bad = clean_env(tmp_path / "home2", CERT_SESSION_CERTS=str(world.company.leaf_pem))
+    proc = _console(installed, bad, "status", "--json")
+    assert proc.returncode == 1
+    assert [p["code"] for p in json.loads(proc.stdout)["problems"]] == ["not-ca"]
+
+
+def test_status_under_python_dash_s_says_no_pth_ran(installed: Venv, tmp_path: Path) -> None:
+    env = clean_env(tmp_path / "home")
+    code = "import sys; sys.path.append(sys.argv[1]); from cert_session._cli import main; sys.exit(main(['status', '--json']))"
+    proc = run([installed.python, "-S", "-c", code, str(installed.site_packages)], env, check=False)
+    data = json.loads(proc.stdout)
+    assert data["hook"]["active"] is False and data["hook"]["no_site"] is True
+    assert "-S" in data["hook"]["reason"] and "cert_session.activate()" in data["hook"]["reason"]
