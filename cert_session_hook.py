@@ -126,6 +126,8 @@ def apply(exports, origs):
             else:
                 del environ[var]
             environ.pop(ORIG_PREFIX + var, None)
+    # verify guard (issue #3): see the section at the end of this file.
+    verify_guard(exports.get(TARGETS["requests"]))
 
 
 def selected_targets():
@@ -181,7 +183,7 @@ def absolute_paths(value):
     parts = value.split(os.pathsep)
     if all(os.path.isabs(p) for p in parts if p):
         return value
-    return os.pathsep.join(os.path.abspath(p) for p in parts if p)
+    return os.pathsep.join(os.path.abspath(os.path.expanduser(p)) for p in parts if p)
 
 
 def fnv1a(text):
@@ -192,12 +194,16 @@ def fnv1a(text):
     return "%016x" % h
 
 
-def user_cache_dir():
+def user_cache_dir() -> "str | None":
     """The platform's per-user cache directory for us, or None."""
     environ = os.environ
     configured = environ.get("CERT_SESSION_CACHE_DIR")
-    if configured:
+    # A relative one would put a cache in every working directory and export
+    # bundle paths that break after a chdir: ignored, as XDG ignores them.
+    if configured and os.path.isabs(configured):
         return configured
+    if configured:
+        debug("CERT_SESSION_CACHE_DIR=%s is not an absolute path: ignored" % configured)
     if sys.platform == "win32":
         base = environ.get("LOCALAPPDATA")
         return os.path.join(base, "cert-session", "Cache") if base else None
@@ -212,12 +218,14 @@ def user_cache_dir():
     return None
 
 
-def fallback_cache_dir():
+def fallback_cache_dir() -> str:
     """A private place when the user cache cannot be used safely."""
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     if runtime and os.path.isabs(runtime) and os.path.isdir(runtime):
         return os.path.join(runtime, "cert-session")
-    tmp = os.environ.get("TMPDIR") or "/tmp"
+    tmp = os.environ.get("TMPDIR", "")
+    if not os.path.isabs(tmp):
+        tmp = "/tmp"  # noqa: S108 - only a parent: the directory under it must be ours and 0700
     uid = os.geteuid() if hasattr(os, "geteuid") else 0
     return os.path.join(tmp, "cert-session-%d" % uid)
 
@@ -228,7 +236,7 @@ def env_key():
     return "%s-%s" % ("".join(c for c in name[:24] if c.isalnum() or c in "-_."), fnv1a(sys.prefix)[:12])
 
 
-def candidate_dirs():
+def candidate_dirs() -> "list[str]":
     """State directories to read, best first."""
     dirs = [os.path.join(SYSTEM_CACHE_DIR, "")]
     primary = user_cache_dir()
@@ -238,7 +246,7 @@ def candidate_dirs():
     return dirs
 
 
-def trusted(st, kind):
+def trusted(st: "os.stat_result", kind: int) -> bool:
     """A file or directory we may trust: ours, not a symlink, not writable by others."""
     if st.st_mode & _S_IFMT != kind:
         return False
@@ -249,7 +257,7 @@ def trusted(st, kind):
     return not st.st_mode & 0o022
 
 
-def fingerprint(path):
+def fingerprint(path: str) -> str:
     """Cheap identity of a file's content: stat only, never a read."""
     try:
         st = os.stat(path)
@@ -262,10 +270,11 @@ def state_path(directory, config):
     return os.path.join(directory, "state-" + fnv1a(config))
 
 
-def read_state(path):
+def read_state(path: str) -> "tuple[str, list[tuple[str, str, int]], list[tuple[str, str]]] | None":
     """Parse a state file we may trust, or return None."""
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW)
+        # O_NONBLOCK: a FIFO planted here must not hang every start.
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
     try:
@@ -278,19 +287,21 @@ def read_state(path):
     return parse_state(data)
 
 
-def parse_state(data):
+def parse_state(data: bytes) -> "tuple[str, list[tuple[str, str, int]], list[tuple[str, str]]] | None":
     """State text -> (config, exports, inputs), or None if malformed."""
     try:
         text = data.decode("utf-8", "surrogateescape")
-    except Exception:
+    except (UnicodeError, AttributeError):  # surrogateescape takes any bytes; not bytes at all
         return None
     lines = text.split("\n")
-    if len(lines) < 3 or lines[0] != STATE_MAGIC or lines[-1] != "":
+    # "Z" ends every state: a file cut at a line boundary still parses line
+    # by line, and would silently drop exports and inputs.
+    if len(lines) < 4 or lines[0] != STATE_MAGIC or lines[-2:] != ["Z", ""]:
         return None
     config = None
-    exports = []
-    inputs = []
-    for line in lines[1:-1]:
+    exports = []  # type: list[tuple[str, str, int]]
+    inputs = []  # type: list[tuple[str, str]]
+    for line in lines[1:-2]:
         fields = line.split("\t")
         kind = fields[0]
         if kind == "C" and len(fields) == 2 and config is None:
@@ -306,7 +317,7 @@ def parse_state(data):
     return config, exports, inputs
 
 
-def load_fresh_state(config):
+def load_fresh_state(config: str) -> "dict[str, str] | None":
     """The exports recorded for ``config`` if every input is unchanged."""
     for directory in candidate_dirs():
         try:
@@ -326,14 +337,14 @@ def load_fresh_state(config):
     return None
 
 
-def check_state(directory, state):
+def check_state(directory: str, state: "tuple[str, list[tuple[str, str, int]], list[tuple[str, str]]]") -> "dict[str, str] | None":
     global last_reason
     _, exports, inputs = state
     for path, recorded in inputs:
         if fingerprint(path) != recorded:
             last_reason = "changed: %s" % path
             return None
-    result = {}
+    result = {}  # type: dict[str, str]
     for var, path, size in exports:
         if os.path.dirname(path) != directory.rstrip(os.sep):
             return None
@@ -372,3 +383,104 @@ def warn(message):
         sys.stderr.write("cert-session: %s\n" % " ".join(str(message).split()))
     except Exception:
         pass
+
+
+# ---- verify guard: lazy import hook (issue #3) ------------------------------
+# requests lets REQUESTS_CA_BUNDLE beat Session.verify (psf/requests#3829), so
+# exporting it would override a tool's own verify=False or verify=<file>.
+# This finder waits until requests' sessions module (or pip's vendored copy)
+# is imported, then hands it to cert_session._verify_guard, which applies our
+# rule. Until then each import costs one set lookup, and nothing is imported
+# at start-up. It leaves sys.meta_path once both copies are guarded.
+
+GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions")
+
+TYPE_CHECKING = False  # typing is not imported at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
+_guard = None  # the VerifyGuardFinder of this process, once installed
+
+
+class VerifyGuardFinder:
+    """A ``sys.meta_path`` entry that guards requests right after it loads."""
+
+    def __init__(self) -> None:
+        self.bundle = None  # type: str | None
+        self.pending = set(GUARDED_MODULES)
+
+    def current_bundle(self) -> "str | None":
+        return self.bundle
+
+    def find_spec(
+        self, name: str, path: "Sequence[str] | None", target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
+        if name not in self.pending:
+            return None
+        spec = None
+        for finder in sys.meta_path:  # the real spec, as if we were not here
+            find = getattr(finder, "find_spec", None)
+            if finder is not self and find is not None:
+                spec = find(name, path, target)
+                if spec is not None:
+                    break
+        loader = getattr(spec, "loader", None)
+        real_exec = getattr(loader, "exec_module", None)
+        if real_exec is None:
+            return spec
+        # Shadow exec_module on this loader instance only; a zipimport loader
+        # is shared by a whole archive, so restore it and pass others through.
+        saved = getattr(loader, "__dict__", {}).get("exec_module")
+
+        def exec_module(module: "ModuleType") -> None:
+            if getattr(module, "__name__", None) != name:
+                real_exec(module)
+                return
+            try:
+                real_exec(module)
+            finally:
+                if saved is None:
+                    delattr(loader, "exec_module")
+                else:
+                    setattr(loader, "exec_module", saved)  # noqa: B010
+            self.guard(name, module)
+
+        try:
+            setattr(loader, "exec_module", exec_module)  # noqa: B010
+        except (AttributeError, TypeError):
+            debug("cannot watch %s: its loader is read-only" % name)
+        return spec
+
+    def guard(self, name: str, module: "ModuleType") -> None:
+        self.pending.discard(name)
+        if not self.pending and self in sys.meta_path:
+            # Not while importlib iterates sys.meta_path for this thread: this
+            # runs after the module executed, outside any find_spec loop.
+            sys.meta_path.remove(self)
+        try:
+            from cert_session import _verify_guard
+
+            _verify_guard.install(module, self.current_bundle)
+        except Exception as exc:  # noqa: BLE001 - start-up code never raises
+            warn(
+                "cannot guard verify= of %s (%s: %s); REQUESTS_CA_BUNDLE may "
+                "override a tool's own bundle" % (name, type(exc).__name__, exc)
+            )
+
+
+def verify_guard(bundle: "str | None") -> None:
+    """Apply the verify rule to requests with ``bundle`` as the default (None: off)."""
+    global _guard
+    if _guard is None:
+        if bundle is None:
+            return
+        _guard = VerifyGuardFinder()
+        _guard.bundle = bundle
+        for name in GUARDED_MODULES:
+            if name in sys.modules:  # activate() called after requests was imported
+                _guard.guard(name, sys.modules[name])
+        if _guard.pending:
+            sys.meta_path.insert(0, _guard)
+    _guard.bundle = bundle

@@ -14,7 +14,7 @@ import time
 
 import cert_session_hook as _hook
 
-__all__ = ["ensure_private_dir", "write_atomic", "prune", "writable_dirs"]
+__all__ = ["ensure_private_dir", "write_atomic", "write_if_changed", "prune", "writable_dirs"]
 
 _TMP_PREFIX = ".tmp-"
 _KEEP_OLD_BUNDLES_SECONDS = 7 * 86400  # running processes may still use them
@@ -28,7 +28,7 @@ class UnsafeDirectory(OSError):
 def ensure_private_dir(path: str) -> str:
     """Create ``path`` (0700) if needed and check that we may trust it."""
     try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
+        _make_private_dirs(path)
     except FileExistsError:
         raise UnsafeDirectory("%s exists and is not a directory" % path) from None
     st = os.lstat(path)
@@ -37,6 +37,47 @@ def ensure_private_dir(path: str) -> str:
             "%s is a symlink, is not owned by this user, or is writable by others" % path
         )
     return path
+
+
+def _make_private_dirs(path: str) -> None:
+    # Not os.makedirs: it creates missing parents with the umask's mode
+    # (usually 0755), which would let every local user list our cache.
+    parent = os.path.dirname(path)
+    if parent and parent != path and not os.path.isdir(parent):
+        _make_private_dirs(parent)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+
+
+def write_if_changed(directory: str, name: str, data: bytes, mode: int = 0o644) -> str:
+    """``write_atomic``, unless a trusted identical file is already there.
+
+    Keeping it keeps its stat identity, which other states of the same
+    directory recorded: rewriting it would make each of them rebuild.
+    """
+    final = os.path.join(directory, name)
+    try:
+        # O_NONBLOCK: a FIFO at this path must not hang the rebuild.
+        fd = os.open(final, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return write_atomic(directory, name, data, mode)
+    try:
+        st = os.fstat(fd)
+        same = _hook.trusted(st, _hook._S_IFREG) and st.st_size == len(data) and st.st_mode & 0o777 == mode
+        if same:
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            same = b"".join(chunks) == data
+    finally:
+        os.close(fd)
+    return final if same else write_atomic(directory, name, data, mode)
 
 
 def write_atomic(directory: str, name: str, data: bytes, mode: int = 0o644) -> str:
@@ -75,7 +116,7 @@ def prune(directory: str) -> None:
         names = os.listdir(directory)
     except OSError:
         return
-    keep = set()
+    keep: set[str] = set()
     for name in names:
         if name.startswith("state-"):
             state = _hook.read_state(os.path.join(directory, name))
@@ -112,3 +153,10 @@ def private_temp_dir() -> str:
     import tempfile
 
     return tempfile.mkdtemp(prefix="cert-session-")
+
+
+def remove_tree(path: str) -> None:
+    """Remove a directory we made, with whatever we wrote in it; never raises."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -58,7 +58,7 @@ def _certifi_base() -> Base:
         import certifi
 
         where = certifi.where()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a broken certifi must not stop the rebuild
         return Base("certifi:", None, "certifi", inputs, "certifi.where() failed: %s" % exc)
     return Base("certifi:", where, "certifi.where() (%s)" % package_dir, inputs + [where], None)
 
@@ -68,14 +68,26 @@ def _openssl_base() -> Base:
     # is a thin wrapper around this call).
     import _ssl
 
-    env_var, default_file, _, _ = _ssl.get_default_verify_paths()
-    path = os.environ.get(env_var) if env_var else None
-    path = path if path and not _hook.is_ours(path) else default_file
+    # The compiled-in file only, never $SSL_CERT_FILE: a preset value is
+    # already the ssl target's "file:" base (and so part of the config key),
+    # while curl and git set their CA file explicitly and never read it.
+    # Reading it here made the curl/git bundles depend on a variable the
+    # state's config key does not include, so changing it reused a stale bundle.
+    _, path, _, _ = _ssl.get_default_verify_paths()
     if path and os.path.isfile(path):
         return Base("openssl:", path, "OpenSSL default (%s)" % path, [path], None)
-    # Only a CA directory (or nothing): a file of company certificates is
-    # added to whatever that directory provides.
-    return Base("openssl:", None, "OpenSSL default CA directory", [default_file], None)
+    # No default file (python.org builds before "Install Certificates", some
+    # containers). A company-only file would *replace* the roots for clients
+    # that take the variable as their whole trust store (curl, git, httpx's
+    # create_default_context(cafile=...)), so the variable is left alone.
+    return Base(
+        "openssl:",
+        None,
+        "OpenSSL default CA file",
+        [path],
+        "OpenSSL's default CA file %s does not exist, so there is nothing to append to; "
+        "set the variable to your system CA bundle to opt in" % path,
+    )
 
 
 def resolve_base(spec: str) -> Base:
@@ -153,6 +165,7 @@ def state_text(config: str, exports: dict[str, tuple[str, int]], fingerprints: l
     lines = [_hook.STATE_MAGIC, "C\t" + config, "W\t%d\t%s" % (time.time(), reason)]
     lines += ["E\t%s\t%s\t%d" % (var, path, size) for var, (path, size) in sorted(exports.items())]
     lines += ["I\t%s\t%s" % item for item in fingerprints]
+    lines.append("Z")  # the hook ignores a state without it: a truncated file
     text = "\n".join(lines) + "\n"
     if text.count("\n") != len(lines) or any(line.count("\t") > 3 for line in lines):
         raise ValueError("a path contains a tab or newline; not caching")
@@ -170,14 +183,17 @@ def write(
     Returns ({VAR: bundle path}, a note if a fallback was used or all failed).
     """
     failures = []
-    for directory, fallback in dirs:
+    for directory, _fallback in dirs:
         try:
             _cache.ensure_private_dir(directory)
             exports = {}
             for var, (name, data) in bundles.items():
-                path = _cache.write_atomic(directory, name, data, 0o644)
+                path = _cache.write_if_changed(directory, name, data, 0o644)
                 exports[var] = (path, len(data))
-            state = state_text(config, exports, fingerprints)
+            # The hook never reads a bundle: watching each one's stat identity
+            # turns any rewrite of it (same size or not) into a rebuild.
+            watched = fingerprints + [(path, _hook.fingerprint(path)) for path, _ in sorted(exports.values())]
+            state = state_text(config, exports, watched)
             _cache.write_atomic(directory, os.path.basename(_hook.state_path(directory, config)), state, 0o600)
             _cache.prune(directory)
         except (OSError, ValueError) as exc:
@@ -207,7 +223,16 @@ def rebuild(config: str, bases: list[tuple[str, str]], certs_env: str) -> dict[s
         try:
             last = _cache.private_temp_dir()
             exports, _ = write(config, bundles, fingerprints, [(last, True)])
-            note = "no usable cache directory; using %s for this process. Set CERT_SESSION_CACHE_DIR to a writable directory you own" % last
+            if exports:
+                note = "no usable cache directory; using %s for this process. Set CERT_SESSION_CACHE_DIR to a writable directory you own" % last
+                # No later start can find this directory: without this, every
+                # start would leave another full bundle in TMPDIR. Children
+                # re-derive their own from CERT_SESSION_ORIG_*.
+                import atexit
+
+                atexit.register(_cache.remove_tree, last)
+            else:  # disk full or file size limit: say so, and leave no empty directory per start
+                _cache.remove_tree(last)
         except OSError:
             pass
     report(problems, note)

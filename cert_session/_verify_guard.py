@@ -1,0 +1,127 @@
+"""The requests integration: one rule for every bundle requests uses.
+
+requests lets ``REQUESTS_CA_BUNDLE`` beat ``Session.verify``
+(https://github.com/psf/requests/issues/3829). Once the hook exports that
+variable, a tool that set ``session.verify = False`` for a dev server would
+get verification back, and one that set ``session.verify = "its.pem"`` (pip's
+``cert``/``PIP_CERT``, twine, conda, poetry) would get our bundle instead of
+its own. This module replaces requests' resolution with one rule, in
+``Session.merge_environment_settings`` of requests and of pip's vendored copy:
+
+- default (``verify`` left alone at request and session level): the merged
+  bundle, also when ``trust_env`` is False (requests then ignores the
+  environment);
+- ``verify=False`` stays off: we never turn verification on or off;
+- ``verify=<file>``: that file plus the company certificates, built and cached
+  like the main bundle (the append rule of a preset ``REQUESTS_CA_BUNDLE``);
+- a directory, a missing file or anything else: what requests resolved.
+
+The hook's import finder imports this module right after ``requests.sessions``
+has run, so a process that never imports requests never loads it.
+``merge_environment_settings`` has had the same signature and the same
+resolution order from requests 2.28 to today.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from types import ModuleType
+from typing import Any, Callable
+
+import cert_session_hook as _hook
+
+__all__ = ["install", "choose"]
+
+_MARK = "__cert_session_verify_guard__"
+_VAR = _hook.TARGETS["requests"]
+
+
+def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> bool:
+    """Guard ``sessions.Session`` (requests' or pip's copy); True if patched now.
+
+    ``current_bundle`` returns the merged bundle the hook exported in this
+    process, or None once it no longer exports one.
+    """
+    session_cls = getattr(sessions, "Session", None)
+    original = getattr(session_cls, "merge_environment_settings", None)
+    if session_cls is None or original is None or getattr(original, _MARK, False):
+        return False
+    package = sessions.__name__.rpartition(".")[0] or sessions.__name__
+
+    @functools.wraps(original)
+    def merge_environment_settings(
+        self: Any, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        settings = original(self, url, proxies, stream, verify, cert)
+        try:
+            bundle = current_bundle()
+            if bundle is None or not isinstance(settings, dict):
+                return settings
+            # requests' own precedence between the two levels: the request's
+            # value unless it is None (requests.sessions.merge_setting).
+            asked = getattr(self, "verify", True) if verify is None else verify
+            resolved = settings.get("verify")
+            used = choose(asked, resolved, bundle)
+        except Exception as exc:  # noqa: BLE001 - a request must never fail because of us
+            _hook.debug("%s: verify guard skipped (%s: %s)" % (package, type(exc).__name__, exc))
+            return settings
+        if used is not resolved:
+            _hook.debug(
+                "%s: verify=%s asked for; using %s instead of %s"
+                % (package, _describe(asked), _describe(used), _describe(resolved))
+            )
+            settings["verify"] = used
+        return settings
+
+    setattr(merge_environment_settings, _MARK, True)
+    session_cls.merge_environment_settings = merge_environment_settings
+    return True
+
+
+def choose(asked: object, resolved: object, bundle: str) -> object:
+    """The ``verify`` value to use.
+
+    ``asked`` is what the caller chose (request level, else session level),
+    ``resolved`` what requests made of it and the environment, ``bundle`` the
+    merged bundle the hook exported.
+    """
+    if asked is None or asked is True:
+        if isinstance(resolved, str) and resolved and not _hook.is_ours(resolved):
+            # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE was set to another file at
+            # run time: the same append rule as for a preset value.
+            return appended(resolved)
+        # The variable may have been re-exported since start-up
+        # (cert_session.activate()); prefer what the environment says now.
+        current = os.environ.get(_VAR, "")
+        return current if _hook.is_ours(current) else bundle
+    if asked is False:
+        return False
+    if isinstance(asked, os.PathLike):
+        asked = os.fspath(asked)
+    if isinstance(asked, str) and asked:
+        return appended(asked)
+    return resolved
+
+
+def appended(path: str) -> str:
+    """``path`` plus the company certificates, or ``path`` itself.
+
+    A directory is left as it is (we only append to files), and a missing
+    file too, so requests reports it exactly as it would without us.
+    """
+    if _hook.is_ours(path) or not os.path.isfile(path):
+        return path
+    from cert_session._api import bundle_for
+
+    try:
+        return bundle_for("file:" + os.path.abspath(path), [])
+    except Exception as exc:  # noqa: BLE001 - keep the tool's own choice rather than fail
+        _hook.debug("cannot add company certificates to %s (%s); using it as it is" % (path, exc))
+        return path
+
+
+def _describe(value: object) -> str:
+    if value is None or value is True:
+        return "default"  # requests: its own certifi bundle, or the environment's
+    return str(value)

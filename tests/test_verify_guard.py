@@ -1,0 +1,447 @@
+"""Issue #3 part 1: one rule for every bundle requests uses (psf/requests#3829).
+
+Real requests (the oldest supported, 2.28.2, and the newest) and real pip
+(its vendored requests) in fresh venvs with the company wheel, against
+loopback HTTPS servers that send only their leaf. In these venvs the stand-in
+certifi holds the company root, the wheel adds the company intermediate, and
+the ``private`` root is trusted nowhere unless a test's own bundle names it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.server
+import shutil
+import ssl
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.conftest import CERTIFI_WITH_ROOT, World
+from tests.helpers import servers
+from tests.helpers.env import clean_env
+from tests.helpers.venvs import Venv, make_venv
+from tests.helpers.wheels import write_wheel
+
+OLDEST_REQUESTS = "2.28.2"
+
+# One request through a requests.Session configured from argv:
+# url, session verify, request verify ("-" = left alone), trust_env (1/0).
+PROBE = r"""
+import sys, warnings
+import requests
+warnings.simplefilter("ignore")  # verify=False warns; the outcome is what counts here
+url, session_verify, request_verify, trust_env = sys.argv[1:5]
+CHOICES = {"-": None, "False": False, "True": True}
+s = requests.Session()
+s.trust_env = trust_env == "1"
+if CHOICES.get(session_verify, session_verify) is not None:
+    s.verify = CHOICES.get(session_verify, session_verify)
+kwargs = {}
+if CHOICES.get(request_verify, request_verify) is not None:
+    kwargs["verify"] = CHOICES.get(request_verify, request_verify)
+try:
+    r = s.get(url, timeout=20, **kwargs)
+    print("OK", r.status_code, requests.__version__)
+except requests.exceptions.SSLError as e:
+    print("SSLError", requests.__version__, e)
+    sys.exit(3)
+"""
+
+
+def probe(
+    venv: Venv, env: dict[str, str], url: str, session: str = "-", request: str = "-", trust_env: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return venv.run(env, "-c", PROBE, url, session, request, "1" if trust_env else "0", check=False)
+
+
+def assert_ok(proc: subprocess.CompletedProcess[str], quiet: bool = True) -> None:
+    assert proc.returncode == 0 and proc.stdout.startswith("OK 200"), proc.stdout + proc.stderr
+    if quiet:
+        assert proc.stderr == "", proc.stderr
+
+
+def assert_ssl_error(proc: subprocess.CompletedProcess[str]) -> None:
+    assert proc.returncode == 3 and proc.stdout.startswith("SSLError"), proc.stdout + proc.stderr
+    assert "CERTIFICATE_VERIFY_FAILED" in proc.stdout
+
+
+def certifi_pem(venv: Venv) -> Path:
+    return venv.site_packages / "certifi" / "cacert.pem"
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def oldest_requests_venv(
+    wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Venv:
+    """requests 2.28.2 and its dependencies of that time, stand-in certifi, the company wheel."""
+    house = tmp_path_factory.mktemp("wheelhouse-requests-oldest")
+    # The registry is reached with this machine's pip configuration, like
+    # conftest's wheelhouse; nothing under test runs here.
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "-d", str(house), "requests==" + OLDEST_REQUESTS],
+        check=True,
+        capture_output=True,
+    )
+    for stray in house.glob("certifi-*.whl"):
+        stray.unlink()
+    (certifi_wheel,) = wheelhouse.glob("certifi-%s-*.whl" % CERTIFI_WITH_ROOT)
+    shutil.copy(certifi_wheel, house)
+    base = tmp_path_factory.mktemp("venv-requests-oldest")
+    venv = make_venv(base / "venv")
+    venv.pip(
+        clean_env(base / "home"),
+        "install", "-q", "--no-index", "-f", str(house),
+        "requests==" + OLDEST_REQUESTS, "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel),
+    )
+    version = venv.run(clean_env(base / "home"), "-c", "import requests; print(requests.__version__)")
+    assert version.stdout.strip() == OLDEST_REQUESTS
+    return venv
+
+
+@pytest.fixture(params=["oldest", "newest"])
+def requests_venv(request: pytest.FixtureRequest) -> Venv:
+    """Each requests test runs against requests 2.28.2 and the newest release."""
+    name = "oldest_requests_venv" if request.param == "oldest" else "installed"
+    venv: Venv = request.getfixturevalue(name)
+    return venv
+
+
+def _pip_venv(
+    wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory, newest_pip: bool
+) -> Venv:
+    base = tmp_path_factory.mktemp("venv-pip")
+    venv = make_venv(base / "venv", with_pip=True)
+    links = ["-f", str(wheelhouse)]
+    if newest_pip:
+        house = base / "pip-wheel"
+        # The registry is reached with this machine's pip configuration.
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(house), "pip"],
+            check=True,
+            capture_output=True,
+        )
+        links += ["-f", str(house)]
+    venv.run(
+        clean_env(base / "home"),
+        "-m", "pip", "install", "-q", "--no-index", *links,
+        "requests", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel), *(["--upgrade", "pip"] if newest_pip else []),
+    )
+    return venv
+
+
+@pytest.fixture(scope="session")
+def pip_venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """A venv with its own pip (ensurepip's), requests, stand-in certifi and the company wheel."""
+    return _pip_venv(wheelhouse, project_wheel, tmp_path_factory, newest_pip=False)
+
+
+@pytest.fixture(scope="session")
+def newest_pip_venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """The same with the newest pip (which verifies through truststore by default)."""
+    return _pip_venv(wheelhouse, project_wheel, tmp_path_factory, newest_pip=True)
+
+
+@pytest.fixture(params=["ensurepip", "newest"])
+def any_pip(request: pytest.FixtureRequest) -> Venv:
+    """Each pip test runs with ensurepip's pip and with the newest pip."""
+    venv: Venv = request.getfixturevalue("pip_venv" if request.param == "ensurepip" else "newest_pip_venv")
+    return venv
+
+
+@pytest.fixture(scope="session")
+def bare_venv(wheelhouse: Path, bare_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """requests, stand-in certifi and the wheel built without any company certificate."""
+    base = tmp_path_factory.mktemp("venv-bare")
+    venv = make_venv(base / "venv")
+    venv.pip(
+        clean_env(base / "home"),
+        "install", "-q", "--no-index", "-f", str(wheelhouse),
+        "requests", "certifi==" + CERTIFI_WITH_ROOT, str(bare_wheel),
+    )
+    return venv
+
+
+class _IndexHandler(servers._Handler):
+    # pip skips index pages whose Content-Type is not HTML, and the shared
+    # handler sends none.
+    def end_headers(self) -> None:
+        if self.path.endswith("/"):
+            self.send_header("Content-Type", "text/html")
+        super().end_headers()
+
+
+@contextlib.contextmanager
+def serve_index(leaf_pem: Path, leaf_key: Path, directory: Path) -> Iterator[str]:
+    """Like servers.serve_https (leaf only), serving an index with a Content-Type."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(leaf_pem), str(leaf_key))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _IndexHandler)
+    server.daemon_threads = True
+    server.directory = directory  # type: ignore[attr-defined]
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "https://localhost:%d/" % server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Index:
+    def __init__(self, wheel: Path, company: str, private: str) -> None:
+        self.wheel = wheel
+        self.company = company  # behind the company chain
+        self.private = private  # behind the private root
+
+
+@pytest.fixture(scope="module")
+def index(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
+    """A PEP 503 simple index with one hand-made wheel, served over HTTPS twice."""
+    root = tmp_path_factory.mktemp("index")
+    wheel = write_wheel(root / "files", "demo-pkg", "1.0", {"demo_pkg/__init__.py": b"VALUE = 1\n"})
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (root / "simple" / "demo-pkg").mkdir(parents=True)
+    (root / "simple" / "index.html").write_text('<a href="demo-pkg/">demo-pkg</a>\n')
+    (root / "simple" / "demo-pkg" / "index.html").write_text(
+        '<a href="../../files/%s#sha256=%s">%s</a>\n' % (wheel.name, digest, wheel.name)
+    )
+    with serve_index(world.company.leaf_pem, world.company.leaf_key, root) as company, serve_index(
+        world.private.leaf_pem, world.private.leaf_key, root
+    ) as private:
+        yield Index(wheel, company, private)
+
+
+@pytest.fixture
+def own_bundles(world: World, installed: Venv, tmp_path: Path) -> tuple[Path, Path]:
+    """(own.pem: the private root only, full.pem: the public roots + the private root)."""
+    own = tmp_path / "own.pem"
+    own.write_bytes(world.private.root_pem.read_bytes())
+    full = tmp_path / "full.pem"
+    full.write_bytes(certifi_pem(installed).read_bytes() + world.private.root_pem.read_bytes())
+    return own, full
+
+
+# ------------------------------------------------------- requests sessions
+
+
+def test_default_session_trusts_company_chain_and_no_other_root(
+    requests_venv: Venv, world: World, tmp_path: Path
+) -> None:
+    env = clean_env(tmp_path / "home")
+    ok = probe(requests_venv, env, world.urls["company"])
+    assert_ok(ok)
+    assert_ssl_error(probe(requests_venv, env, world.urls["private"]))
+
+
+def test_trust_env_false_session_still_trusts_company_chain(
+    requests_venv: Venv, world: World, tmp_path: Path
+) -> None:
+    env = clean_env(tmp_path / "home")
+    assert_ok(probe(requests_venv, env, world.urls["company"], trust_env=False))
+    # Without cert-session, trust_env=False means certifi alone: no intermediate.
+    off = clean_env(tmp_path / "home", CERT_SESSION_DISABLE="1")
+    assert_ssl_error(probe(requests_venv, off, world.urls["company"], trust_env=False))
+
+
+def test_verify_false_stays_off_at_session_and_request_level(
+    requests_venv: Venv, world: World, tmp_path: Path
+) -> None:
+    env = clean_env(tmp_path / "home")
+    untrusted = world.urls["private"]  # its root is trusted nowhere here
+    assert_ssl_error(probe(requests_venv, env, untrusted))
+    assert_ok(probe(requests_venv, env, untrusted, session="False"))
+    assert_ok(probe(requests_venv, env, untrusted, request="False"))
+    assert_ok(probe(requests_venv, env, untrusted, session="False", trust_env=False))
+
+
+def test_own_bundle_is_kept_and_gets_company_certs_not_public_roots(
+    requests_venv: Venv, world: World, own_bundles: tuple[Path, Path], tmp_path: Path
+) -> None:
+    own, _ = own_bundles
+    before = own.read_bytes()
+    env = clean_env(tmp_path / "home")
+    first = probe(requests_venv, env, world.urls["private"], session=str(own))
+    assert_ok(first, quiet=False)
+    # Built once, with one line saying why the company service stays out of
+    # reach with this bundle; later requests reuse it silently.
+    (warning,) = first.stderr.splitlines()
+    assert "base bundle (%s)" % own in warning and "Add the certificate of" in warning
+    assert_ok(probe(requests_venv, env, world.urls["private"], request=str(own)))
+    assert_ok(probe(requests_venv, env, world.urls["private"], session=str(own), trust_env=False))
+    # Only the roots the tool chose, plus company certificates: the company
+    # intermediate alone cannot reach a root, so the company service fails.
+    assert_ssl_error(probe(requests_venv, env, world.urls["company"], session=str(own)))
+    assert own.read_bytes() == before
+
+
+def test_without_cert_session_preset_bundle_beats_session_verify(
+    requests_venv: Venv, world: World, own_bundles: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The trap the guard removes is real in this requests version (psf/requests#3829)."""
+    own, _ = own_bundles
+    env = clean_env(
+        tmp_path / "home", CERT_SESSION_DISABLE="1", REQUESTS_CA_BUNDLE=str(certifi_pem(requests_venv))
+    )
+    assert_ssl_error(probe(requests_venv, env, world.urls["private"], session=str(own)))
+    assert_ok(probe(requests_venv, env, world.urls["private"], request=str(own)))
+
+
+def test_without_company_certificates_requests_behaves_exactly_as_without_cert_session(
+    bare_venv: Venv, world: World, own_bundles: tuple[Path, Path], tmp_path: Path
+) -> None:
+    own, _ = own_bundles
+    preset = str(certifi_pem(bare_venv))
+    env = clean_env(tmp_path / "home", REQUESTS_CA_BUNDLE=preset)
+    # requests' own precedence, untouched: the preset beats Session.verify ...
+    assert_ssl_error(probe(bare_venv, env, world.urls["private"], session=str(own)))
+    assert_ok(probe(bare_venv, env, world.urls["private"], request=str(own)))
+    # ... and nothing was exported or patched.
+    code = (
+        "import os, requests; print(os.environ['REQUESTS_CA_BUNDLE'], "
+        "hasattr(requests.Session.merge_environment_settings, '__cert_session_verify_guard__'))"
+    )
+    assert bare_venv.run(env, "-c", code).stdout.split() == [preset, "False"]
+
+
+def test_own_bundle_with_public_roots_reaches_private_and_company_services(
+    requests_venv: Venv, world: World, own_bundles: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, full = own_bundles
+    env = clean_env(tmp_path / "home")
+    assert_ok(probe(requests_venv, env, world.urls["company"], session=str(full)))
+    assert_ok(probe(requests_venv, env, world.urls["private"], session=str(full)))
+    assert_ok(probe(requests_venv, env, world.urls["company"], request=str(full), trust_env=False))
+    # The company intermediate is what made the difference.
+    off = clean_env(tmp_path / "home", CERT_SESSION_DISABLE="1")
+    assert_ssl_error(probe(requests_venv, off, world.urls["company"], session=str(full)))
+
+
+def test_debug_logs_each_substitution_with_the_bundle_used(
+    installed: Venv, world: World, own_bundles: tuple[Path, Path], tmp_path: Path
+) -> None:
+    own, _ = own_bundles
+    env = clean_env(tmp_path / "home", CERT_SESSION_DEBUG="1")
+    proc = probe(installed, env, world.urls["private"], session=str(own))
+    assert proc.stdout.startswith("OK 200"), proc.stdout + proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if "asked for" in ln]
+    assert line.startswith("cert-session: debug: requests: verify=%s asked for; using " % own)
+    used = Path(line.split("; using ")[1].split(" instead of ")[0])
+    assert used.name.startswith("cert-session-") and used.parent.is_relative_to(tmp_path / "home")
+    text = used.read_text()
+    assert world.private.root_pem.read_text().strip() in text
+    assert world.company.intermediate_pem.read_text().strip() in text
+
+    proc = probe(installed, env, world.urls["company"], trust_env=False)
+    assert proc.stdout.startswith("OK 200"), proc.stdout + proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if "asked for" in ln]
+    assert "verify=default asked for; using %s" % used.parent in line and line.endswith(" instead of default")
+
+
+def test_directory_verify_is_left_as_it_is(installed: Venv, world: World, tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to hash a CA directory")
+    cadir = tmp_path / "cadir"
+    cadir.mkdir()
+    shutil.copy(world.private.root_pem, cadir / "private.pem")
+    subprocess.run(["openssl", "rehash", str(cadir)], check=True, capture_output=True)
+    env = clean_env(tmp_path / "home")
+    assert_ok(probe(installed, env, world.urls["private"], session=str(cadir)))
+    assert_ssl_error(probe(installed, env, world.urls["company"], session=str(cadir)))
+
+
+def test_requests_is_guarded_only_once_imported_and_the_finder_then_leaves(
+    pip_venv: Venv, tmp_path: Path
+) -> None:
+    code = r"""
+import sys
+def state():
+    guarded = [m for m in ("requests", "pip._vendor.requests") if m in sys.modules]
+    finders = [type(f).__name__ for f in sys.meta_path].count("VerifyGuardFinder")
+    return "%s finders=%d guard=%s" % (guarded, finders, "cert_session._verify_guard" in sys.modules)
+def guarded(requests):
+    return getattr(requests.Session.merge_environment_settings, "__cert_session_verify_guard__", False)
+print(state())
+import requests
+print(state(), guarded(requests))
+import pip._vendor.requests as vendored
+print(state(), guarded(vendored))
+"""
+    proc = pip_venv.run(clean_env(tmp_path / "home"), "-c", code)
+    assert proc.stdout.splitlines() == [
+        "[] finders=1 guard=False",  # nothing imported at start-up, one set lookup per import
+        "['requests'] finders=1 guard=True True",
+        "['requests', 'pip._vendor.requests'] finders=0 guard=True True",
+    ], proc.stdout + proc.stderr
+    assert proc.stderr == ""
+    off = pip_venv.run(clean_env(tmp_path / "home", CERT_SESSION_DISABLE="1"), "-c", code)
+    assert off.stdout.splitlines()[1] == "['requests'] finders=0 guard=False False"
+
+
+# ------------------------------------------------------------------- pip
+
+
+def pip_download(venv: Venv, env: dict[str, str], index_url: str, dest: Path) -> subprocess.CompletedProcess[str]:
+    """Real ``pip download`` of demo-pkg from a simple index, failing fast on TLS errors."""
+    return venv.run(
+        env,
+        "-m", "pip", "download", "--no-deps", "--no-cache-dir", "--retries", "0", "--timeout", "20",
+        "-d", str(dest), "--index-url", index_url + "simple/", "demo-pkg",
+        check=False,
+    )
+
+
+def assert_downloaded(proc: subprocess.CompletedProcess[str], dest: Path, wheel: Path) -> None:
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (dest / wheel.name).read_bytes() == wheel.read_bytes()
+
+
+def assert_refused(proc: subprocess.CompletedProcess[str], dest: Path) -> None:
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "CERTIFICATE_VERIFY_FAILED" in proc.stdout + proc.stderr
+    assert not dest.exists() or not any(dest.iterdir())
+
+
+def test_pip_downloads_from_index_behind_company_chain(any_pip: Venv, index: Index, tmp_path: Path) -> None:
+    env = clean_env(tmp_path / "home")  # PIP_CONFIG_FILE=os.devnull: this machine's pip.conf is out
+    proc = pip_download(any_pip, env, index.company, tmp_path / "dl")
+    assert_downloaded(proc, tmp_path / "dl", index.wheel)
+    assert proc.stderr == ""
+    off = clean_env(tmp_path / "home", CERT_SESSION_DISABLE="1")
+    assert_refused(pip_download(any_pip, off, index.company, tmp_path / "dl-off"), tmp_path / "dl-off")
+
+
+def test_pip_cert_private_bundle_still_reaches_private_index(
+    any_pip: Venv, index: Index, own_bundles: tuple[Path, Path], tmp_path: Path
+) -> None:
+    own, _ = own_bundles
+    env = clean_env(tmp_path / "home", PIP_CERT=str(own))
+    assert_downloaded(pip_download(any_pip, env, index.private, tmp_path / "dl"), tmp_path / "dl", index.wheel)
+    # pip's vendored requests has the #3829 precedence too: without the guard
+    # an exported REQUESTS_CA_BUNDLE would replace PIP_CERT.
+    trap = clean_env(
+        tmp_path / "home", PIP_CERT=str(own), CERT_SESSION_DISABLE="1", REQUESTS_CA_BUNDLE=str(certifi_pem(any_pip))
+    )
+    assert_refused(pip_download(any_pip, trap, index.private, tmp_path / "dl-trap"), tmp_path / "dl-trap")
+
+
+def test_pip_cert_full_bundle_gets_company_certs_for_company_index(
+    any_pip: Venv, index: Index, own_bundles: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, full = own_bundles  # public roots (with the company root) + the private root
+    env = clean_env(tmp_path / "home", PIP_CERT=str(full))
+    proc = pip_download(any_pip, env, index.company, tmp_path / "dl")
+    assert_downloaded(proc, tmp_path / "dl", index.wheel)
+    assert proc.stderr == ""
+    assert_downloaded(pip_download(any_pip, env, index.private, tmp_path / "dl2"), tmp_path / "dl2", index.wheel)
+    off = clean_env(tmp_path / "home", PIP_CERT=str(full), CERT_SESSION_DISABLE="1")
+    assert_refused(pip_download(any_pip, off, index.company, tmp_path / "dl-off"), tmp_path / "dl-off")
