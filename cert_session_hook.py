@@ -1,15 +1,13 @@
 """Start-up hook of cert-session: point HTTPS clients at a merged CA bundle.
 
-This module runs in *every* Python process of the environment, from
-``cert_session_hook.pth`` (or ``cert_session_hook.start`` under PEP 829).
-Don't import any costly modules here: it may only use ``os`` and ``sys``,
-which the interpreter has already loaded. In steady state (inputs unchanged)
-it reads one small state file, makes a few ``stat`` calls and sets
-environment variables. Only when an input changed does it import
-``cert_session._rebuild``, which does the real work.
-
-It never raises and prints nothing on success; on trouble it writes at most
-one line to stderr. ``CERT_SESSION_DEBUG=1`` explains each decision.
+Runs in *every* Python process of the environment, from
+``cert_session_hook.pth`` (or ``cert_session_hook.start``, PEP 829). Don't
+import any costly modules here: only ``os`` and ``sys``, already loaded.
+In steady state it reads one small state file, stats the inputs recorded
+there and sets environment variables. Only when a fingerprint changed does
+it import ``cert_session._rebuild``. It never raises, prints nothing on
+success and at most one line on trouble; ``CERT_SESSION_DEBUG=1`` explains.
+See docs/design.md. Every line here costs every Python start: keep it small.
 """
 
 import os
@@ -17,12 +15,11 @@ import sys
 
 __version__ = "0.1.0"
 
-# Targets a company may enable by default when it builds its wheel
-# (``cert-session package --targets``); ``CERT_SESSION_TARGETS`` overrides.
+# A company may change this default in its wheel (cert-session package
+# --targets); CERT_SESSION_TARGETS overrides it.
 DEFAULT_TARGETS = "requests"
 
-# target name -> environment variable it exports
-TARGETS = {
+TARGETS = {  # target -> variable it exports
     "requests": "REQUESTS_CA_BUNDLE",
     "ssl": "SSL_CERT_FILE",
     "curl": "CURL_CA_BUNDLE",
@@ -30,8 +27,7 @@ TARGETS = {
     "git": "GIT_SSL_CAINFO",
     "node": "NODE_EXTRA_CA_CERTS",
 }
-# Where a target's base comes from when nobody preset its variable.
-_DEFAULT_BASE = {
+_DEFAULT_BASE = {  # a target's base when nobody preset its variable
     "requests": "certifi:",
     "ssl": "openssl:",
     "curl": "openssl:",
@@ -44,17 +40,34 @@ BUNDLE_PREFIX = "cert-session-"
 STATE_MAGIC = "cert-session-state 1"
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_CERTS_DIR = os.path.join(HERE, "cert_session", "certs")
-# A bundle prebuilt into the environment (``cert-session rebuild --system``),
-# for read-only images. Preferred over the user cache when it is fresh.
+# Prebuilt by `cert-session rebuild --system` for read-only images.
 SYSTEM_CACHE_DIR = os.path.join(HERE, "cert_session", "_prebuilt")
+GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions")
+# Variables whose values decide everything activate() computes.
+_WATCHED_ENV = tuple(TARGETS.values()) + tuple(ORIG_PREFIX + v for v in TARGETS.values()) + (
+    "CERT_SESSION_CERTS",
+    "CERT_SESSION_TARGETS",
+    "CERT_SESSION_CACHE_DIR",
+    "XDG_CACHE_HOME",
+    "HOME",
+)
 
 _S_IFMT = 0o170000
 _S_IFREG = 0o100000
 _S_IFDIR = 0o040000
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_EUID = os.geteuid() if hasattr(os, "geteuid") else -1
 
-_done = None  # the (config, exports) last applied in this process
+TYPE_CHECKING = False  # typing is not imported at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
+    State = tuple[str, list[tuple[str, str, int]], list[tuple[str, str]]]
+
+_done = None  # type: tuple[tuple[str | None, ...], dict[str, str]] | None
 last_reason = "no state yet"  # why the last rebuild happened, for status
+_guard = None  # type: VerifyGuardFinder | None
 
 
 def start() -> None:
@@ -64,54 +77,48 @@ def start() -> None:
             debug("CERT_SESSION_DISABLE is set: doing nothing")
             return
         activate()
-    except Exception as exc:  # start-up must never fail because of us
+    except Exception as exc:  # noqa: BLE001 - start-up must never fail because of us
         warn(
-            "start-up hook failed (%s: %s); continuing without company "
-            "certificates. Set CERT_SESSION_DEBUG=1 for details, "
-            "CERT_SESSION_DISABLE=1 to turn the hook off" % (type(exc).__name__, exc)
+            "start-up hook failed (%s: %s); continuing without company certificates. "
+            "CERT_SESSION_DEBUG=1 explains, CERT_SESSION_DISABLE=1 turns the hook off"
+            % (type(exc).__name__, exc)
         )
 
 
-def activate(force=False):
+def activate(force: bool = False) -> "dict[str, str]":
     """Export the merged bundles; return {VAR: path} of what was exported.
 
     Raises on unexpected errors; ``start()`` is the never-raising wrapper.
     """
-    global _done
+    global _done, last_reason
     environ = os.environ
+    if _done is not None and not force:
+        # A venv's .pth lines run twice on some Pythons: nothing changed since.
+        if tuple(environ.get(v) for v in _WATCHED_ENV) == _done[0]:
+            return _done[1]
     config, bases, certs_env, origs = current_config()
-    if _done is not None and _done[0] == config and not force:
-        exports = _done[1]
-        if all(environ.get(var) == path for var, path in exports.items()):
-            debug("already active in this process")
-            return exports
-    global last_reason
-    last_reason = "no state yet"
+    last_reason = "asked for (cert-session rebuild)" if force else "no state yet"
     exports = None if force else load_fresh_state(config)
-    if force:
-        last_reason = "asked for (cert-session rebuild)"
     if exports is None:
         debug("rebuilding: %s" % last_reason)
         from cert_session import _rebuild
 
         exports = _rebuild.rebuild(config, bases, certs_env)
     apply(exports, origs)
-    _done = (config, exports)
+    _done = (tuple(environ.get(v) for v in _WATCHED_ENV), exports)
     return exports
 
 
-def current_config():
+def current_config() -> "tuple[str, list[tuple[str, str]], str, dict[str, str]]":
     """(config key, [(target, base spec)], CERT_SESSION_CERTS, originals)."""
-    origs = {}
-    for var in TARGETS.values():
-        origs[var] = original_value(var)
+    origs = {var: original_value(var) for var in TARGETS.values()}
     certs_env = absolute_paths(os.environ.get("CERT_SESSION_CERTS", ""))
     bases = [(t, base_spec(t, origs)) for t in selected_targets()]
     config = "\x1f".join([__version__, certs_env, HERE] + ["%s=%s" % tb for tb in bases])
     return config, bases, certs_env, origs
 
 
-def apply(exports, origs):
+def apply(exports: "dict[str, str]", origs: "dict[str, str]") -> None:
     """Set exported variables; undo inherited ones we no longer export."""
     environ = os.environ
     for var, orig in origs.items():
@@ -126,11 +133,10 @@ def apply(exports, origs):
             else:
                 del environ[var]
             environ.pop(ORIG_PREFIX + var, None)
-    # verify guard (issue #3): see the section at the end of this file.
     verify_guard(exports.get(TARGETS["requests"]))
 
 
-def selected_targets():
+def selected_targets() -> "list[str]":
     raw = os.environ.get("CERT_SESSION_TARGETS") or DEFAULT_TARGETS
     chosen = []
     for name in raw.split(","):
@@ -142,22 +148,22 @@ def selected_targets():
     return chosen
 
 
-def is_ours(value):
+def is_ours(value: str) -> bool:
     """True for a path to one of our bundles (cert-session-<32 hex>.pem)."""
     name = os.path.basename(value)
-    if len(name) != len(BUNDLE_PREFIX) + 36 or not name.startswith(BUNDLE_PREFIX):
-        return False
-    if not name.endswith(".pem"):
-        return False
-    digest = name[len(BUNDLE_PREFIX) : -4]
-    return digest.strip("0123456789abcdef") == ""
+    return (
+        len(name) == 49
+        and name.startswith(BUNDLE_PREFIX)
+        and name.endswith(".pem")
+        and not name[13:45].strip("0123456789abcdef")
+    )
 
 
-def original_value(var):
+def original_value(var: str) -> str:
     """The value ``var`` had before any cert-session hook touched it.
 
-    A child process inherits our variable; re-derive from the saved original
-    so that a merged bundle is never merged into itself.
+    A child inherits our variable: re-derive from the saved original, so a
+    merged bundle is never merged into itself.
     """
     value = os.environ.get(var, "")
     if is_ours(value):
@@ -167,7 +173,7 @@ def original_value(var):
     return value
 
 
-def base_spec(target, origs):
+def base_spec(target: str, origs: "dict[str, str]") -> str:
     """Describe the bundle ``target``'s client would use without us."""
     var = TARGETS[target]
     if origs[var]:
@@ -178,7 +184,7 @@ def base_spec(target, origs):
     return _DEFAULT_BASE[target]
 
 
-def absolute_paths(value):
+def absolute_paths(value: str) -> str:
     """Make relative entries absolute: a state must not depend on the cwd."""
     parts = value.split(os.pathsep)
     if all(os.path.isabs(p) for p in parts if p):
@@ -186,12 +192,14 @@ def absolute_paths(value):
     return os.pathsep.join(os.path.abspath(os.path.expanduser(p)) for p in parts if p)
 
 
-def fnv1a(text):
-    """64-bit FNV-1a: a stable, import-free name for a configuration."""
-    h = 0xCBF29CE484222325
-    for byte in text.encode("utf-8", "surrogateescape"):
-        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return "%016x" % h
+def digest64(text: str) -> str:
+    """A stable 64-bit name for ``text`` without importing hashlib.
+
+    Not for security: the state file holds the full configuration, compared
+    exactly. Big-int arithmetic runs in C, unlike a per-byte Python loop.
+    """
+    data = text.encode("utf-8", "surrogateescape")
+    return "%016x" % ((int.from_bytes(data, "little") * 31 + len(data)) % 0xFFFFFFFFFFFFFFC5)
 
 
 def user_cache_dir() -> "str | None":
@@ -226,60 +234,58 @@ def fallback_cache_dir() -> str:
     tmp = os.environ.get("TMPDIR", "")
     if not os.path.isabs(tmp):
         tmp = "/tmp"  # noqa: S108 - only a parent: the directory under it must be ours and 0700
-    uid = os.geteuid() if hasattr(os, "geteuid") else 0
-    return os.path.join(tmp, "cert-session-%d" % uid)
+    return os.path.join(tmp, "cert-session-%d" % _EUID)
 
 
-def env_key():
+def env_key() -> str:
     """Per-environment sub-directory name."""
     name = os.path.basename(sys.prefix.rstrip("/\\")) or "env"
-    return "%s-%s" % ("".join(c for c in name[:24] if c.isalnum() or c in "-_."), fnv1a(sys.prefix)[:12])
+    return "%s-%s" % ("".join(c for c in name[:24] if c.isalnum() or c in "-_."), digest64(sys.prefix)[:12])
 
 
 def candidate_dirs() -> "list[str]":
     """State directories to read, best first."""
-    dirs = [os.path.join(SYSTEM_CACHE_DIR, "")]
+    key = env_key()
     primary = user_cache_dir()
-    if primary:
-        dirs.append(os.path.join(primary, env_key()))
-    dirs.append(os.path.join(fallback_cache_dir(), env_key()))
-    return dirs
+    dirs = [SYSTEM_CACHE_DIR] + ([os.path.join(primary, key)] if primary else [])
+    return dirs + [os.path.join(fallback_cache_dir(), key)]
 
 
 def trusted(st: "os.stat_result", kind: int) -> bool:
-    """A file or directory we may trust: ours, not a symlink, not writable by others."""
+    """A file or directory we may trust: ours (or root's), not a symlink, not writable by others."""
     if st.st_mode & _S_IFMT != kind:
         return False
-    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
-        # the prebuilt bundle belongs to whoever built the image (often root)
-        if st.st_uid != 0:
-            return False
+    if _EUID != -1 and st.st_uid != _EUID and st.st_uid != 0:
+        return False
     return not st.st_mode & 0o022
+
+
+def _fp(st: "os.stat_result") -> str:
+    return "%d:%d:%d:%d:%d" % (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 def fingerprint(path: str) -> str:
     """Cheap identity of a file's content: stat only, never a read."""
     try:
-        st = os.stat(path)
+        return _fp(os.stat(path))
     except OSError:
         return "-"
-    return "%d:%d:%d:%d:%d" % (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
-def state_path(directory, config):
-    return os.path.join(directory, "state-" + fnv1a(config))
+def state_path(directory: str, config: str) -> str:
+    return os.path.join(directory, "state-" + digest64(config))
 
 
-def read_state(path: str) -> "tuple[str, list[tuple[str, str, int]], list[tuple[str, str]]] | None":
+def read_state(path: str) -> "State | None":
     """Parse a state file we may trust, or return None."""
     try:
         # O_NONBLOCK: a FIFO planted here must not hang every start.
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
     try:
         if not trusted(os.fstat(fd), _S_IFREG):
-            warn_once_untrusted(path)
+            debug("ignoring %s: not ours, not a regular file, or writable by others" % path)
             return None
         data = os.read(fd, 1 << 16)
     finally:
@@ -287,7 +293,7 @@ def read_state(path: str) -> "tuple[str, list[tuple[str, str, int]], list[tuple[
     return parse_state(data)
 
 
-def parse_state(data: bytes) -> "tuple[str, list[tuple[str, str, int]], list[tuple[str, str]]] | None":
+def parse_state(data: bytes) -> "State | None":
     """State text -> (config, exports, inputs), or None if malformed."""
     try:
         text = data.decode("utf-8", "surrogateescape")
@@ -319,15 +325,16 @@ def parse_state(data: bytes) -> "tuple[str, list[tuple[str, str, int]], list[tup
 
 def load_fresh_state(config: str) -> "dict[str, str] | None":
     """The exports recorded for ``config`` if every input is unchanged."""
+    name = "state-" + digest64(config)
     for directory in candidate_dirs():
         try:
             st = os.lstat(directory)
         except OSError:
             continue
         if not trusted(st, _S_IFDIR):
-            warn_once_untrusted(directory)
+            debug("ignoring %s: not ours, a symlink, or writable by others" % directory)
             continue
-        state = read_state(state_path(directory, config))
+        state = read_state(os.path.join(directory, name))
         if state is None or state[0] != config:
             continue
         exports = check_state(directory, state)
@@ -337,78 +344,56 @@ def load_fresh_state(config: str) -> "dict[str, str] | None":
     return None
 
 
-def check_state(directory: str, state: "tuple[str, list[tuple[str, str, int]], list[tuple[str, str]]]") -> "dict[str, str] | None":
+def check_state(directory: str, state: "State") -> "dict[str, str] | None":
+    """Exports of a state whose inputs and bundles are all unchanged, else None."""
     global last_reason
     _, exports, inputs = state
-    for path, recorded in inputs:
-        if fingerprint(path) != recorded:
+    bundles = {path for _, path, _ in exports}
+    recorded = dict(inputs)
+    for path, fp in inputs:
+        if path not in bundles and fingerprint(path) != fp:
             last_reason = "changed: %s" % path
             return None
-    result = {}  # type: dict[str, str]
+    result = {}
     for var, path, size in exports:
-        if os.path.dirname(path) != directory.rstrip(os.sep):
-            return None
         try:
-            st = os.lstat(path)
+            st = os.lstat(path)  # one stat: ownership, type, size and content identity
         except OSError:
             last_reason = "bundle missing: %s" % path
             return None
-        if not trusted(st, _S_IFREG) or st.st_size != size:
+        if (
+            os.path.dirname(path) != directory
+            or not trusted(st, _S_IFREG)
+            or st.st_size != size
+            or recorded.get(path) != _fp(st)
+        ):
             last_reason = "bundle not usable: %s" % path
             return None
         result[var] = path
     return result
 
 
-_warned = []
-
-
-def warn_once_untrusted(path):
-    if path not in _warned:
-        _warned.append(path)
-        debug(
-            "ignoring %s: not owned by this user, a symlink, or writable by "
-            "others" % path
-        )
-
-
-def debug(message):
+def debug(message: str) -> None:
     if os.environ.get("CERT_SESSION_DEBUG", "") not in ("", "0"):
         sys.stderr.write("cert-session: debug: %s\n" % message)
 
 
-def warn(message):
+def warn(message: str) -> None:
     """Write one line to stderr (the hook's only output)."""
     try:
         sys.stderr.write("cert-session: %s\n" % " ".join(str(message).split()))
-    except Exception:
+    except Exception:  # noqa: BLE001, S110 - a closed stderr must not break start-up
         pass
 
 
-# ---- verify guard: lazy import hook (issue #3) ------------------------------
-# requests lets REQUESTS_CA_BUNDLE beat Session.verify (psf/requests#3829), so
-# exporting it would override a tool's own verify=False or verify=<file>.
-# This finder waits until requests' sessions module (or pip's vendored copy)
-# is imported, then hands it to cert_session._verify_guard, which applies our
-# rule. Until then each import costs one set lookup, and nothing is imported
-# at start-up. It leaves sys.meta_path once both copies are guarded.
-
-GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions")
-
-TYPE_CHECKING = False  # typing is not imported at start-up; mypy knows this name
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from importlib.machinery import ModuleSpec
-    from types import ModuleType
-
-_guard = None  # the VerifyGuardFinder of this process, once installed
-
-
+# requests lets REQUESTS_CA_BUNDLE beat Session.verify (psf/requests#3829),
+# so exporting it would override a tool's own verify=False or verify=<file>.
+# This finder costs one set lookup per import until requests' sessions module
+# (or pip's vendored copy) is imported; cert_session._verify_guard then
+# applies the rule. It leaves sys.meta_path once both copies are guarded.
 class VerifyGuardFinder:
-    """A ``sys.meta_path`` entry that guards requests right after it loads."""
-
-    def __init__(self) -> None:
-        self.bundle = None  # type: str | None
+    def __init__(self, bundle: "str | None") -> None:
+        self.bundle = bundle
         self.pending = set(GUARDED_MODULES)
 
     def current_bundle(self) -> "str | None":
@@ -419,55 +404,9 @@ class VerifyGuardFinder:
     ) -> "ModuleSpec | None":
         if name not in self.pending:
             return None
-        spec = None
-        for finder in sys.meta_path:  # the real spec, as if we were not here
-            find = getattr(finder, "find_spec", None)
-            if finder is not self and find is not None:
-                spec = find(name, path, target)
-                if spec is not None:
-                    break
-        loader = getattr(spec, "loader", None)
-        real_exec = getattr(loader, "exec_module", None)
-        if real_exec is None:
-            return spec
-        # Shadow exec_module on this loader instance only; a zipimport loader
-        # is shared by a whole archive, so restore it and pass others through.
-        saved = getattr(loader, "__dict__", {}).get("exec_module")
+        from cert_session import _verify_guard
 
-        def exec_module(module: "ModuleType") -> None:
-            if getattr(module, "__name__", None) != name:
-                real_exec(module)
-                return
-            try:
-                real_exec(module)
-            finally:
-                if saved is None:
-                    delattr(loader, "exec_module")
-                else:
-                    setattr(loader, "exec_module", saved)  # noqa: B010
-            self.guard(name, module)
-
-        try:
-            setattr(loader, "exec_module", exec_module)  # noqa: B010
-        except (AttributeError, TypeError):
-            debug("cannot watch %s: its loader is read-only" % name)
-        return spec
-
-    def guard(self, name: str, module: "ModuleType") -> None:
-        self.pending.discard(name)
-        if not self.pending and self in sys.meta_path:
-            # Not while importlib iterates sys.meta_path for this thread: this
-            # runs after the module executed, outside any find_spec loop.
-            sys.meta_path.remove(self)
-        try:
-            from cert_session import _verify_guard
-
-            _verify_guard.install(module, self.current_bundle)
-        except Exception as exc:  # noqa: BLE001 - start-up code never raises
-            warn(
-                "cannot guard verify= of %s (%s: %s); REQUESTS_CA_BUNDLE may "
-                "override a tool's own bundle" % (name, type(exc).__name__, exc)
-            )
+        return _verify_guard.find_spec(self, name, path, target)
 
 
 def verify_guard(bundle: "str | None") -> None:
@@ -476,11 +415,13 @@ def verify_guard(bundle: "str | None") -> None:
     if _guard is None:
         if bundle is None:
             return
-        _guard = VerifyGuardFinder()
-        _guard.bundle = bundle
-        for name in GUARDED_MODULES:
-            if name in sys.modules:  # activate() called after requests was imported
-                _guard.guard(name, sys.modules[name])
+        _guard = VerifyGuardFinder(bundle)
+        if any(name in sys.modules for name in GUARDED_MODULES):  # activate() after import
+            from cert_session import _verify_guard
+
+            for name in GUARDED_MODULES:
+                if name in sys.modules:
+                    _verify_guard.guard(_guard, name, sys.modules[name])
         if _guard.pending:
             sys.meta_path.insert(0, _guard)
     _guard.bundle = bundle

@@ -9,7 +9,14 @@ urllib3 re-reads the CA file on every new connection, so smaller is faster.
 from __future__ import annotations
 
 import binascii
-from typing import Iterable, Iterator, NamedTuple
+
+TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
+if TYPE_CHECKING:
+    from typing import Iterable, Iterator
+    from typing import NamedTuple as Record
+else:
+    from cert_session._record import Record
+
 
 __all__ = ["Block", "iter_blocks", "merge", "encode", "looks_like_pem"]
 
@@ -18,7 +25,7 @@ LABELS = (b"CERTIFICATE", b"TRUSTED CERTIFICATE", b"X509 CERTIFICATE")
 _B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 
 
-class Block(NamedTuple):
+class Block(Record):
     label: str
     body: bytes  # DER (for TRUSTED CERTIFICATE: certificate + trust settings)
 

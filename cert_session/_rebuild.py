@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import NamedTuple
 
 import cert_session_hook as _hook
 from cert_session import _cache, _pem, _sources
 from cert_session._sources import Problem
+
+TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
+if TYPE_CHECKING:
+    from typing import NamedTuple as Record
+else:
+    from cert_session._record import Record
 
 __all__ = ["Base", "resolve_base", "rebuild", "build"]
 
 MAX_BASE_SIZE = 64 << 20
 
 
-class Base(NamedTuple):
+class Base(Record):
     spec: str
     path: str | None  # None: the target has no base (node) or none was found
     origin: str  # for people: "certifi 2026.5.20", "preset file", ...

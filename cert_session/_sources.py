@@ -13,11 +13,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import NamedTuple
 
 import cert_session_hook as _hook
 from cert_session._pem import Block, iter_blocks, looks_like_pem
 from cert_session._x509 import CertInfo, DERError, format_time, parse_certificate
+
+TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
+if TYPE_CHECKING:
+    from typing import NamedTuple as Record
+else:
+    from cert_session._record import Record
 
 __all__ = [
     "Problem",
@@ -38,7 +43,7 @@ MAX_FILE_SIZE = 1 << 20  # a CA file holds a few KiB; never read 10 MB at start-
 EXPIRY_WARNING_DAYS = 30
 
 
-class Problem(NamedTuple):
+class Problem(Record):
     severity: str  # "error": not used; "warning": used, but look at it
     path: str
     message: str  # a sentence naming the file and the next step
@@ -49,7 +54,7 @@ class Problem(NamedTuple):
     sha256: str = ""  # fingerprint of the certificate concerned, if any
 
 
-class CompanyCert(NamedTuple):
+class CompanyCert(Record):
     path: str
     origin: str  # "package" or "CERT_SESSION_CERTS"
     info: CertInfo
@@ -57,7 +62,7 @@ class CompanyCert(NamedTuple):
     problems: tuple[Problem, ...]  # warnings; a certificate with errors is not here
 
 
-class Rejected(NamedTuple):
+class Rejected(Record):
     """A configured file or certificate that is not used, and why."""
 
     path: str
@@ -66,7 +71,7 @@ class Rejected(NamedTuple):
     problems: tuple[Problem, ...]
 
 
-class Sources(NamedTuple):
+class Sources(Record):
     certs: list[CompanyCert]
     problems: list[Problem]  # every problem, errors and warnings
     inputs: list[str]  # paths whose stat fingerprint decides freshness

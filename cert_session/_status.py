@@ -212,7 +212,7 @@ def collect() -> dict[str, Any]:
     elif not any(row["exported"] for row in target_rows):
         active, reason = False, "no target variable was exported; see the problems below"
     else:
-        active, reason = True, "exporting " + ", ".join(r["variable"] for r in target_rows if r["exported"])
+        active, reason = True, "exporting " + ", ".join(str(r["variable"]) for r in target_rows if r["exported"])
 
     certificates = [_cert_row(c.path, c.origin, c.info, True, problems) for c in sources.certs]
     certificates += [_cert_row(r.path, r.origin, r.info, False, list(r.problems)) for r in sources.rejected]

@@ -26,15 +26,77 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from types import ModuleType
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
 
 import cert_session_hook as _hook
 
-__all__ = ["install", "choose"]
+__all__ = ["install", "choose", "find_spec", "guard"]
 
 _MARK = "__cert_session_verify_guard__"
 _VAR = _hook.TARGETS["requests"]
+
+
+def find_spec(
+    finder: _hook.VerifyGuardFinder, name: str, path: Sequence[str] | None, target: ModuleType | None
+) -> ModuleSpec | None:
+    """The real spec of ``name``, with its loader watched so ``guard`` runs after it.
+
+    Called by the hook's finder for a watched name only.
+    """
+    spec = None
+    for other in sys.meta_path:  # the real spec, as if the finder were not there
+        find = getattr(other, "find_spec", None)
+        if other is not finder and find is not None:
+            spec = find(name, path, target)
+            if spec is not None:
+                break
+    loader = getattr(spec, "loader", None)
+    real_exec = getattr(loader, "exec_module", None)
+    if real_exec is None:
+        return spec
+    # Shadow exec_module on this loader instance only; a zipimport loader is
+    # shared by a whole archive, so restore it and pass other modules through.
+    saved = getattr(loader, "__dict__", {}).get("exec_module")
+
+    def exec_module(module: ModuleType) -> None:
+        if getattr(module, "__name__", None) != name:
+            real_exec(module)
+            return
+        try:
+            real_exec(module)
+        finally:
+            if saved is None:
+                delattr(loader, "exec_module")
+            else:
+                setattr(loader, "exec_module", saved)  # noqa: B010
+        guard(finder, name, module)
+
+    try:
+        setattr(loader, "exec_module", exec_module)  # noqa: B010
+    except (AttributeError, TypeError):
+        _hook.debug("cannot watch %s: its loader is read-only" % name)
+    return spec
+
+
+def guard(finder: _hook.VerifyGuardFinder, name: str, module: ModuleType) -> None:
+    """Apply the rule to a freshly imported sessions module; never raises."""
+    finder.pending.discard(name)
+    if not finder.pending and finder in sys.meta_path:
+        # Not while importlib iterates sys.meta_path for this thread: this
+        # runs after the module executed, outside any find_spec loop.
+        sys.meta_path.remove(finder)
+    try:
+        install(module, finder.current_bundle)
+    except Exception as exc:  # noqa: BLE001 - an import must never fail because of us
+        _hook.warn(
+            "cannot guard verify= of %s (%s: %s); REQUESTS_CA_BUNDLE may override a "
+            "tool's own bundle" % (name, type(exc).__name__, exc)
+        )
 
 
 def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> bool:

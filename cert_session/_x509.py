@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-from typing import NamedTuple
+
+TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
+if TYPE_CHECKING:
+    from typing import NamedTuple as Record
+else:
+    from cert_session._record import Record
+
 
 __all__ = ["CertInfo", "DERError", "parse_certificate", "format_time", "iso_time"]
 
@@ -36,7 +42,7 @@ class DERError(ValueError):
     """The bytes are not a DER-encoded X.509 certificate."""
 
 
-class CertInfo(NamedTuple):
+class CertInfo(Record):
     der: bytes
     subject: str
     issuer: str

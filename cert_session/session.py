@@ -31,8 +31,8 @@ class Session(requests.Session):
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        settings: dict[str, Any] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+    ) -> Any:  # requests' own return type is a private TypedDict of its stubs
+        settings: Any = super().merge_environment_settings(url, proxies, stream, verify, cert)
         # A request-level verify= wins; otherwise our bundle beats the
         # environment (psf/requests#3829).
         if (verify is None or verify is True) and self.verify is not True:

@@ -19,7 +19,7 @@ REPO = wheels.REPO
 def test_pth_is_one_line_that_checks_the_disable_switch_first() -> None:
     lines = [line for line in (REPO / "cert_session_hook.pth").read_text().splitlines() if line.strip()]
     assert len(lines) == 1
-    assert lines[0].startswith("import os; os.environ.get('CERT_SESSION_DISABLE'")
+    assert lines[0].startswith("import os, sys; os.environ.get('CERT_SESSION_DISABLE'")
     assert (REPO / "cert_session_hook.start").read_text() == "cert_session_hook:start\n"
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from tests.helpers.env import clean_env
 from tests.helpers.venvs import Venv
 
@@ -104,13 +102,6 @@ def test_rebuild_after_company_certificate_change_stays_free_of_ssl(installed: V
     assert {"ssl", "_ssl", "certifi"} & modules == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #5: cert_session/__init__.py (TYPE_CHECKING, Any) and the NamedTuple classes of _pem, "
-    "_rebuild, _sources and _x509 import typing at run time, which pulls in re, enum, collections, "
-    "functools and contextlib: about 9 ms of a rebuild measured at 3.3x bare (budget 3x, "
-    "benchmarks/results.md). Remove this marker once they are gone.",
-)
 def test_rebuild_does_not_import_typing(installed: Venv, tmp_path: Path) -> None:
     env = clean_env(tmp_path / "home")
     proc = installed.run(env, "-X", "importtime", "-c", "pass")
