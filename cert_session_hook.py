@@ -59,7 +59,7 @@ _EUID = os.geteuid() if hasattr(os, "geteuid") else -1
 
 TYPE_CHECKING = False  # typing is not imported at start-up; mypy knows this name
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
@@ -111,8 +111,16 @@ def activate(force: bool = False) -> "dict[str, str]":
 
 def current_config() -> "tuple[str, list[tuple[str, str]], str, dict[str, str]]":
     """(config key, [(target, base spec)], CERT_SESSION_CERTS, originals)."""
-    origs = {var: original_value(var) for var in TARGETS.values()}
-    certs_env = absolute_paths(os.environ.get("CERT_SESSION_CERTS", ""))
+    environ = os.environ
+    origs = {}
+    for var in TARGETS.values():  # original_value(), inlined: this runs at every start
+        value = environ.get(var, "")
+        if value and is_ours(value):
+            value = environ.get(ORIG_PREFIX + var, "")
+            if is_ours(value):
+                value = ""
+        origs[var] = value
+    certs_env = absolute_paths(environ.get("CERT_SESSION_CERTS", ""))
     bases = [(t, base_spec(t, origs)) for t in selected_targets()]
     config = "\x1f".join([__version__, certs_env, HERE] + ["%s=%s" % tb for tb in bases])
     return config, bases, certs_env, origs
@@ -138,6 +146,8 @@ def apply(exports: "dict[str, str]", origs: "dict[str, str]") -> None:
 
 def selected_targets() -> "list[str]":
     raw = os.environ.get("CERT_SESSION_TARGETS") or DEFAULT_TARGETS
+    if raw == "requests":
+        return ["requests"]
     chosen = []
     for name in raw.split(","):
         name = name.strip().lower()
@@ -186,6 +196,8 @@ def base_spec(target: str, origs: "dict[str, str]") -> str:
 
 def absolute_paths(value: str) -> str:
     """Make relative entries absolute: a state must not depend on the cwd."""
+    if not value:
+        return value
     parts = value.split(os.pathsep)
     if all(os.path.isabs(p) for p in parts if p):
         return value
@@ -238,17 +250,21 @@ def fallback_cache_dir() -> str:
 
 
 def env_key() -> str:
-    """Per-environment sub-directory name."""
-    name = os.path.basename(sys.prefix.rstrip("/\\")) or "env"
-    return "%s-%s" % ("".join(c for c in name[:24] if c.isalnum() or c in "-_."), digest64(sys.prefix)[:12])
+    """Per-environment sub-directory name: readable, and unique by sys.prefix."""
+    name = os.path.basename(sys.prefix.rstrip("/\\"))[:24]
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        name = "env"
+    return "%s-%s" % (name, digest64(sys.prefix)[:12])
 
 
-def candidate_dirs() -> "list[str]":
-    """State directories to read, best first."""
+def candidate_dirs() -> "Iterator[str]":
+    """State directories to read, best first (lazily: the fallback costs a stat)."""
+    yield SYSTEM_CACHE_DIR
     key = env_key()
     primary = user_cache_dir()
-    dirs = [SYSTEM_CACHE_DIR] + ([os.path.join(primary, key)] if primary else [])
-    return dirs + [os.path.join(fallback_cache_dir(), key)]
+    if primary:
+        yield os.path.join(primary, key)
+    yield os.path.join(fallback_cache_dir(), key)
 
 
 def trusted(st: "os.stat_result", kind: int) -> bool:

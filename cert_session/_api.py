@@ -28,13 +28,12 @@ def bundle_for(base_spec: str, extra: list[str]) -> str:
     Used by ``Session`` and the verify guard; built and cached exactly like
     the main bundle (content-addressed, atomic, rebuilt when inputs change).
     """
-    certs_env = os.pathsep.join(
-        [e for e in [os.environ.get("CERT_SESSION_CERTS", "")] if e] + [os.path.abspath(p) for p in extra]
-    )
+    configured = _hook.absolute_paths(os.environ.get("CERT_SESSION_CERTS", ""))
+    certs_env = os.pathsep.join([e for e in [configured] if e] + [os.path.abspath(p) for p in extra])
     config = "\x1f".join([_hook.__version__, certs_env, _hook.HERE, "explicit=" + base_spec])
     exports = _hook.load_fresh_state(config)
     if exports is None:
-        exports = _rebuild.rebuild(config, [("requests", base_spec)], certs_env)
+        exports = _rebuild.rebuild(config, [("requests", base_spec)], certs_env, check_chain=False)
     path = exports.get(_hook.TARGETS["requests"])
     if path is None:
         base = _rebuild.resolve_base(base_spec)
@@ -57,4 +56,36 @@ def rebuild_system() -> dict[str, str]:
     exports, note = _rebuild.write(config, bundles, fingerprints, [(directory, False)])
     _rebuild.report(problems, note)
     _cache.prune(directory)
+    _register_with_installer(directory)
     return exports
+
+
+def _register_with_installer(directory: str) -> None:
+    """List the prebuilt files in our RECORD, so ``pip uninstall`` removes them.
+
+    They are made after installation; without this, pip would leave
+    ``cert_session/_prebuilt/`` behind in site-packages.
+    """
+    from importlib import metadata
+
+    for dist in metadata.distributions():
+        files = dist.files or []
+        if not any(str(f) == "cert_session_hook.py" for f in files):
+            continue
+        if os.path.realpath(str(dist.locate_file("cert_session_hook.py"))) != os.path.realpath(_hook.__file__):
+            continue
+        record = next((f for f in files if f.name == "RECORD"), None)
+        if record is None:
+            return
+        record_path = str(dist.locate_file(record))
+        root = str(dist.locate_file(""))
+        listed = {str(f) for f in files}
+        new = [
+            os.path.relpath(os.path.join(directory, name), root).replace(os.sep, "/")
+            for name in sorted(os.listdir(directory))
+        ]
+        lines = ["%s,,\n" % rel for rel in new if rel not in listed]
+        if lines:
+            with open(record_path, "a", encoding="utf-8") as f:
+                f.writelines(lines)
+        return

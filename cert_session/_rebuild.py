@@ -112,9 +112,13 @@ def resolve_base(spec: str) -> Base:
 
 
 def build(
-    bases: list[tuple[str, str]], certs_env: str
+    bases: list[tuple[str, str]], certs_env: str, check_chain: bool = True
 ) -> tuple[dict[str, tuple[str, bytes]], list[str], list[Problem], list[Base]]:
-    """Compute bundles in memory: ({VAR: (name, data)}, inputs, problems, bases)."""
+    """Compute bundles in memory: ({VAR: (name, data)}, inputs, problems, bases).
+
+    ``check_chain=False`` for a tool's own bundle (verify=<file>): that it
+    holds no public root is the tool's choice, not a problem to report.
+    """
     _, inputs, _ = _sources.discover(certs_env)
     sources = _sources.load(certs_env)
     problems = list(sources.problems)
@@ -122,7 +126,7 @@ def build(
     bundles: dict[str, tuple[str, bytes]] = {}
     resolved = []
     company = [c.block for c in sources.certs]
-    chain_checked = False
+    chain_checked = not check_chain
     for target, spec in bases:
         base = resolve_base(spec)
         resolved.append(base)
@@ -214,11 +218,11 @@ def write(
     return {}, note
 
 
-def rebuild(config: str, bases: list[tuple[str, str]], certs_env: str) -> dict[str, str]:
+def rebuild(config: str, bases: list[tuple[str, str]], certs_env: str, check_chain: bool = True) -> dict[str, str]:
     """The hook's slow path: build, write, report at most one line."""
     _, watched, _ = _sources.discover(certs_env)
     pre = {p: _hook.fingerprint(p) for p in watched}  # before reading: a change mid-way rebuilds again
-    bundles, inputs, problems, _ = build(bases, certs_env)
+    bundles, inputs, problems, _ = build(bases, certs_env, check_chain)
     fingerprints = []
     for path in dict.fromkeys(inputs):
         fingerprints.append((path, pre.get(path) or _hook.fingerprint(path)))

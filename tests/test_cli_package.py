@@ -189,3 +189,17 @@ def test_without_prebuilt_bundle_an_unwritable_cache_is_reported(
     proc = installed.get(unwritable_env(tmp_path), world.urls["company"])
     assert proc.stderr.startswith("cert-session: ") and proc.stderr.count("\n") == 1, proc.stderr
     assert "CERT_SESSION_CACHE_DIR" in proc.stderr
+
+
+def test_uninstall_removes_prebuilt_bundles_too(
+    world: World, wheelhouse: Path, project_wheel: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    venv = new_venv(tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT)
+    before = {p.name for p in venv.site_packages.iterdir()}
+    venv.pip(clean_env(home), "install", "-q", "--no-index", str(project_wheel))
+    run([str(venv.path / "bin" / "cert-session"), "rebuild", "--system"], clean_env(home))
+    assert any((venv.site_packages / "cert_session" / "_prebuilt").iterdir())
+    venv.pip(clean_env(home), "uninstall", "-y", "-q", "cert-session-company")
+    assert {p.name for p in venv.site_packages.iterdir()} == before
+
