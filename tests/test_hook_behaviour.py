@@ -142,3 +142,18 @@ def test_relative_certificate_paths_resolve_against_each_processes_cwd(
     b = run([bare_installed.python, "-c", GET, world.urls["company"]], env, check=False, cwd=without_cert)
     assert a.stdout.startswith("OK 200"), a.stdout + a.stderr
     assert "SSLError" in b.stdout  # not the state built for project-a
+
+
+def test_new_company_certificate_takes_effect_at_next_start_without_command(
+    bare_installed: Venv, world: World, tmp_path: Path
+) -> None:
+    certs = tmp_path / "company-certs"
+    certs.mkdir()
+    env = clean_env(tmp_path / "home", CERT_SESSION_CERTS=str(certs))
+    assert "SSLError" in bare_installed.get(env, world.urls["company"]).stdout  # steady state, no certificate yet
+    assert "SSLError" in bare_installed.get(env, world.urls["company"]).stdout
+    (certs / "Issuer.crt").write_bytes(world.company.intermediate_pem.read_bytes())
+    proc = bare_installed.get(env, world.urls["company"])
+    assert proc.stdout.startswith("OK 200") and proc.stderr == "", proc.stdout + proc.stderr
+    (certs / "Issuer.crt").unlink()  # and removing it removes the trust
+    assert "SSLError" in bare_installed.get(env, world.urls["company"]).stdout
