@@ -34,9 +34,9 @@ def activate() -> dict[str, str]:
 
     Returns ``{VARIABLE: bundle path}`` of what was exported. Idempotent.
     """
-    import cert_session_hook
+    from cert_session import _startup
 
-    exports: dict[str, str] = cert_session_hook.activate()
+    exports: dict[str, str] = _startup.activate()
     return exports
 
 

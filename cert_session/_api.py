@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-import cert_session_hook as _hook
+import cert_session_hook
 from cert_session import _rebuild
+from cert_session import _startup as _hook
 
 __all__ = ["where", "bundle_for"]
 
@@ -72,7 +73,7 @@ def _register_with_installer(directory: str) -> None:
         files = dist.files or []
         if not any(str(f) == "cert_session_hook.py" for f in files):
             continue
-        if os.path.realpath(str(dist.locate_file("cert_session_hook.py"))) != os.path.realpath(_hook.__file__):
+        if os.path.realpath(str(dist.locate_file("cert_session_hook.py"))) != os.path.realpath(cert_session_hook.__file__):
             continue
         record = next((f for f in files if f.name == "RECORD"), None)
         if record is None:

@@ -4,7 +4,7 @@ Every file is written to an ``O_EXCL | O_NOFOLLOW`` temp file in the same
 directory and moved into place with ``os.replace``, so concurrent
 interpreters never see a partial file and need no lock. Directories are
 created ``0700``; a directory or file that is not ours, or that others can
-write, is never used (``cert_session_hook.trusted``).
+write, is never used (``cert_session_hook.trusted``, shared with the start-up fast path).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-import cert_session_hook as _hook
+from cert_session import _startup as _hook
 
 __all__ = ["ensure_private_dir", "write_atomic", "write_if_changed", "prune", "writable_dirs"]
 

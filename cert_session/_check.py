@@ -25,8 +25,8 @@ import time
 import urllib.parse
 from typing import NamedTuple
 
-import cert_session_hook as _hook
 from cert_session import _sources
+from cert_session import _startup as _hook
 from cert_session._x509 import CertInfo, DERError, format_time, parse_certificate
 
 __all__ = ["check", "Target", "parse_target"]

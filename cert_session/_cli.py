@@ -29,7 +29,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    import cert_session_hook as hook
+    from cert_session import _startup as hook
 
     if args.system:
         from cert_session._api import rebuild_system

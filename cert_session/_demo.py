@@ -19,7 +19,7 @@ import tempfile
 import threading
 from typing import Any
 
-import cert_session_hook as _hook
+from cert_session import _startup as _hook
 
 __all__ = ["demo"]
 

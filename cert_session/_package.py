@@ -20,8 +20,9 @@ import re
 import sys
 import zipfile
 
-import cert_session_hook as _hook
+import cert_session_hook
 from cert_session import _pem, _sources
+from cert_session import _startup as _hook
 
 __all__ = ["package"]
 
@@ -46,7 +47,7 @@ def _installed_files() -> dict[str, bytes]:
     import cert_session
 
     files: dict[str, bytes] = {}
-    hook_file = _hook.__file__
+    hook_file = cert_session_hook.__file__
     for name, path in (
         ("cert_session_hook.py", hook_file),
         ("cert_session_hook.pth", os.path.join(_hook.HERE, "cert_session_hook.pth")),
@@ -83,7 +84,7 @@ def _set_targets(hook_source: bytes, targets: str) -> bytes:
     text = hook_source.decode("utf-8")
     new, count = _TARGETS_LINE.subn('DEFAULT_TARGETS = "%s"' % ",".join(dict.fromkeys(chosen)), text)
     if count != 1:
-        raise PackageError("cannot find the DEFAULT_TARGETS line in %s; is this installation modified?" % _hook.__file__)
+        raise PackageError("cannot find the DEFAULT_TARGETS line in %s; is this installation modified?" % cert_session_hook.__file__)
     return new.encode("utf-8")
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 
-import cert_session_hook as _hook
 from cert_session import _cache, _pem, _sources
+from cert_session import _startup as _hook
 from cert_session._sources import Problem
 
 TYPE_CHECKING = False  # not typing's: see cert_session/_record.py

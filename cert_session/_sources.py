@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-import cert_session_hook as _hook
+from cert_session import _startup as _hook
 from cert_session._pem import Block, iter_blocks, looks_like_pem
 from cert_session._x509 import CertInfo, DERError, format_time, parse_certificate
 

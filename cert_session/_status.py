@@ -12,8 +12,8 @@ import sys
 import sysconfig
 from typing import Any
 
-import cert_session_hook as _hook
 from cert_session import _rebuild, _sources
+from cert_session import _startup as _hook
 from cert_session._x509 import CertInfo, iso_time
 
 __all__ = ["collect", "render", "SCHEMA"]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
 
-import cert_session_hook as _hook
+from cert_session import _startup as _hook
 
 __all__ = ["install", "choose", "find_spec", "guard"]
 

@@ -16,8 +16,8 @@ import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import cert_session_hook as hook
 from cert_session import _pem, _rebuild
+from cert_session import _startup as hook
 
 # X509_CERT_AUX trusting serverAuth: what OpenSSL appends to a TRUSTED CERTIFICATE.
 TRUST_AUX = bytes.fromhex("300c300a06082b06010505070301")

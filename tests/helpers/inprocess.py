@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-import cert_session_hook
+from cert_session import _startup as cert_session_hook
 from cert_session._cli import main
 from tests.helpers.env import PRESET_VARIABLES
 
