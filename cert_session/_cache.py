@@ -137,12 +137,32 @@ def prune(directory: str) -> None:
             pass
 
 
+def primary_problem() -> str | None:
+    """Why there is no per-user cache directory to use, or None.
+
+    An explicit CERT_SESSION_CACHE_DIR (or XDG_CACHE_HOME) is created if
+    missing; a HOME that does not exist is not: creating someone's home
+    directory is not a cache's business.
+    """
+    environ = os.environ
+    configured = environ.get("CERT_SESSION_CACHE_DIR", "")
+    if configured and os.path.isabs(configured):
+        return None
+    if _hook.user_cache_dir() is None:
+        return "HOME is not set, so there is no per-user cache directory"
+    xdg = environ.get("XDG_CACHE_HOME", "")
+    home = environ.get("HOME", "")
+    if not (xdg and os.path.isabs(xdg)) and home and not os.path.isdir(home):
+        return "HOME=%s does not exist, so there is no per-user cache directory" % home
+    return None
+
+
 def writable_dirs() -> list[tuple[str, bool]]:
     """Directories to write to, best first, with whether each is a fallback."""
     key = _hook.env_key()
     dirs = []
     primary = _hook.user_cache_dir()
-    if primary:
+    if primary and primary_problem() is None:
         dirs.append((os.path.join(primary, key), False))
     dirs.append((os.path.join(_hook.fallback_cache_dir(), key), True))
     return dirs

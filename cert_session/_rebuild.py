@@ -228,6 +228,9 @@ def rebuild(config: str, bases: list[tuple[str, str]], certs_env: str, check_cha
         fingerprints.append((path, pre.get(path) or _hook.fingerprint(path)))
     dirs = _cache.writable_dirs()
     exports, note = write(config, bundles, fingerprints, dirs)
+    problem = _cache.primary_problem()
+    if problem and exports and note is None:
+        note = "%s; using %s. Set HOME or CERT_SESSION_CACHE_DIR" % (problem, os.path.dirname(next(iter(exports.values()))))
     if not exports and bundles and note and "cannot write" in note:
         try:
             last = _cache.private_temp_dir()

@@ -161,6 +161,10 @@ def home_nonexistent(ctx: Ctx) -> None:
     del ctx.env["CERT_SESSION_CACHE_DIR"]
 
 
+def home_not_created(ctx: Ctx) -> None:
+    assert not Path(ctx.env["HOME"]).exists()  # a cache never creates someone's home directory
+
+
 def nowhere_to_cache(ctx: Ctx) -> None:
     """No HOME, and another user squats the fallback directory in TMPDIR."""
     home_nonexistent(ctx)
@@ -290,8 +294,9 @@ CASES = [
     Case("cache-dir-parent-missing", cache_parent_missing, "ok ssl"),
     Case("cache-dir-read-only", cache_read_only, "ok ssl", says="cache", venv="public", nobody=True),
     Case("relative-cache-dir-and-tmpdir", relative_paths, "ok ssl", check=nothing_in_working_directory),
-    Case("home-unset", home_unset, "ok ssl"),
+    Case("home-unset", home_unset, "ok ssl", says="HOME is not set"),
     Case("home-nonexistent", home_nonexistent, "ok ssl", says="/nonexistent", venv="public", nobody=True),
+    Case("home-nonexistent-as-root", home_nonexistent, "ok ssl", says="/nonexistent", check=home_not_created),
     # Nothing can be cached: said at every start, and nothing piles up in TMPDIR.
     Case("no-cache-location-usable", nowhere_to_cache, "ok ssl", says="for this process", again=1, venv="public", nobody=True),
     Case("xdg-cache-home-is-a-file", xdg_is_file, "ok ssl", says="xdg-file"),
