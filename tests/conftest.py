@@ -6,8 +6,6 @@ an environment (upgrade certifi, uninstall) make their own from these parts.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -47,14 +45,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture(scope="session")
 def wheelhouse(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """requests and its dependencies from the registry, plus stand-in certifi releases."""
-    house = tmp_path_factory.mktemp("wheelhouse")
-    # Downloading uses this machine's pip configuration on purpose: it is how
-    # the machine reaches the registry. Nothing under test runs here.
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "-d", str(house), REQUESTS_SPEC],
-        check=True,
-        capture_output=True,
-    )
+    house = wheels.download(tmp_path_factory.mktemp("wheelhouse"), REQUESTS_SPEC)
     for stray in house.glob("certifi-*.whl"):
         stray.unlink()
     wheels.build_certifi_wheel(house, CERTIFI_WITH_ROOT, [world.company.root_pem])

@@ -18,20 +18,11 @@ from tests.conftest import CERTIFI_WITH_ROOT, World, new_venv
 from tests.helpers import pki
 from tests.helpers.env import clean_env, run
 from tests.helpers.inprocess import isolate, run_main
-from tests.helpers.venvs import Venv
+from tests.helpers.venvs import Venv, assert_ok, assert_ssl_error
 
 NAME = "acme-certs"
 STATUS = "import json, sys; from cert_session._cli import main; sys.exit(main(['status', '--json']))"
 EXPORTED = "import os; print(os.environ.get('REQUESTS_CA_BUNDLE', '')); print(os.environ.get('SSL_CERT_FILE', ''))"
-
-
-def assert_ok(proc) -> None:  # type: ignore[no-untyped-def]
-    assert proc.returncode == 0 and proc.stdout.startswith("OK 200"), proc.stdout + proc.stderr
-    assert proc.stderr == "", proc.stderr
-
-
-def assert_ssl_error(proc) -> None:  # type: ignore[no-untyped-def]
-    assert proc.returncode == 3 and "CERTIFICATE_VERIFY_FAILED" in proc.stdout, proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="session")

@@ -17,23 +17,13 @@ from tests.conftest import (
     new_venv,
 )
 from tests.helpers.env import clean_env
-from tests.helpers.venvs import Venv
+from tests.helpers.venvs import Venv, assert_ok, assert_ssl_error
 
 BUNDLE_OF = "import os; print(os.environ.get('REQUESTS_CA_BUNDLE', ''))"
 
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def assert_ok(proc) -> None:  # type: ignore[no-untyped-def]
-    assert proc.returncode == 0 and proc.stdout.startswith("OK 200"), proc.stdout + proc.stderr
-    assert proc.stderr == "", proc.stderr
-
-
-def assert_ssl_error(proc) -> None:  # type: ignore[no-untyped-def]
-    assert proc.returncode == 3 and "SSLError" in proc.stdout, proc.stdout + proc.stderr
-    assert "CERTIFICATE_VERIFY_FAILED" in proc.stdout
 
 
 def test_unmodified_requests_fails_before_install_and_succeeds_after(

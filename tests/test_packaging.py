@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -38,13 +36,7 @@ def test_repository_ships_no_company_certificate() -> None:
 @pytest.fixture(scope="module")
 def buildhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """setuptools and wheel for pip's isolated build environment."""
-    house = tmp_path_factory.mktemp("buildhouse")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "-d", str(house), "setuptools>=70.1", "wheel"],
-        check=True,
-        capture_output=True,
-    )
-    return house
+    return wheels.download(tmp_path_factory.mktemp("buildhouse"), "setuptools>=70.1", "wheel")
 
 
 def test_editable_install_works_and_uninstall_leaves_no_trace(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import shutil
 import ssl
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ import pytest
 from tests.conftest import CERTIFI_WITH_ROOT, World
 from tests.helpers.env import clean_env
 from tests.helpers.venvs import Venv, make_venv
+from tests.helpers.wheels import download
 
 # urllib.request and (where installed) httpx, each with its defaults.
 CLIENTS = r"""
@@ -91,18 +91,7 @@ def is_ours(path: str) -> bool:
 @pytest.fixture(scope="session")
 def httpx_venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
     """httpx and its dependencies from the registry, stand-in certifi, the company wheel."""
-    house = tmp_path_factory.mktemp("wheelhouse-httpx")
-    # The registry is reached with this machine's pip configuration, like
-    # conftest's wheelhouse; nothing under test runs here.
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "-d", str(house), "httpx"],
-        check=True,
-        capture_output=True,
-    )
-    for stray in house.glob("certifi-*.whl"):
-        stray.unlink()
-    (certifi_wheel,) = wheelhouse.glob("certifi-%s-*.whl" % CERTIFI_WITH_ROOT)
-    shutil.copy(certifi_wheel, house)
+    house = download(tmp_path_factory.mktemp("wheelhouse-httpx"), "httpx", certifi_from=wheelhouse)
     base = tmp_path_factory.mktemp("venv-httpx")
     venv = make_venv(base / "venv")
     venv.pip(

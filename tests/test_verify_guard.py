@@ -9,14 +9,9 @@ the ``private`` root is trusted nowhere unless a test's own bundle names it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import http.server
 import shutil
-import ssl
 import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -25,8 +20,8 @@ import pytest
 from tests.conftest import CERTIFI_WITH_ROOT, World
 from tests.helpers import servers
 from tests.helpers.env import clean_env
-from tests.helpers.venvs import Venv, make_venv
-from tests.helpers.wheels import write_wheel
+from tests.helpers.venvs import Venv, assert_ok, assert_ssl_error, make_venv
+from tests.helpers.wheels import download, write_wheel
 
 OLDEST_REQUESTS = "2.28.2"
 
@@ -60,17 +55,6 @@ def probe(
     return venv.run(env, "-c", PROBE, url, session, request, "1" if trust_env else "0", check=False)
 
 
-def assert_ok(proc: subprocess.CompletedProcess[str], quiet: bool = True) -> None:
-    assert proc.returncode == 0 and proc.stdout.startswith("OK 200"), proc.stdout + proc.stderr
-    if quiet:
-        assert proc.stderr == "", proc.stderr
-
-
-def assert_ssl_error(proc: subprocess.CompletedProcess[str]) -> None:
-    assert proc.returncode == 3 and proc.stdout.startswith("SSLError"), proc.stdout + proc.stderr
-    assert "CERTIFICATE_VERIFY_FAILED" in proc.stdout
-
-
 def certifi_pem(venv: Venv) -> Path:
     return venv.site_packages / "certifi" / "cacert.pem"
 
@@ -83,18 +67,9 @@ def oldest_requests_venv(
     wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Venv:
     """requests 2.28.2 and its dependencies of that time, stand-in certifi, the company wheel."""
-    house = tmp_path_factory.mktemp("wheelhouse-requests-oldest")
-    # The registry is reached with this machine's pip configuration, like
-    # conftest's wheelhouse; nothing under test runs here.
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "-d", str(house), "requests==" + OLDEST_REQUESTS],
-        check=True,
-        capture_output=True,
+    house = download(
+        tmp_path_factory.mktemp("wheelhouse-requests-oldest"), "requests==" + OLDEST_REQUESTS, certifi_from=wheelhouse
     )
-    for stray in house.glob("certifi-*.whl"):
-        stray.unlink()
-    (certifi_wheel,) = wheelhouse.glob("certifi-%s-*.whl" % CERTIFI_WITH_ROOT)
-    shutil.copy(certifi_wheel, house)
     base = tmp_path_factory.mktemp("venv-requests-oldest")
     venv = make_venv(base / "venv")
     venv.pip(
@@ -122,14 +97,7 @@ def _pip_venv(
     venv = make_venv(base / "venv", with_pip=True)
     links = ["-f", str(wheelhouse)]
     if newest_pip:
-        house = base / "pip-wheel"
-        # The registry is reached with this machine's pip configuration.
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(house), "pip"],
-            check=True,
-            capture_output=True,
-        )
-        links += ["-f", str(house)]
+        links += ["-f", str(download(base / "pip-wheel", "pip", deps=False))]
     venv.run(
         clean_env(base / "home"),
         "-m", "pip", "install", "-q", "--no-index", *links,
@@ -170,33 +138,6 @@ def bare_venv(wheelhouse: Path, bare_wheel: Path, tmp_path_factory: pytest.TempP
     return venv
 
 
-class _IndexHandler(servers._Handler):
-    # pip skips index pages whose Content-Type is not HTML, and the shared
-    # handler sends none.
-    def end_headers(self) -> None:
-        if self.path.endswith("/"):
-            self.send_header("Content-Type", "text/html")
-        super().end_headers()
-
-
-@contextlib.contextmanager
-def serve_index(leaf_pem: Path, leaf_key: Path, directory: Path) -> Iterator[str]:
-    """Like servers.serve_https (leaf only), serving an index with a Content-Type."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(leaf_pem), str(leaf_key))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _IndexHandler)
-    server.daemon_threads = True
-    server.directory = directory  # type: ignore[attr-defined]
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield "https://localhost:%d/" % server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 class Index:
     def __init__(self, wheel: Path, company: str, private: str) -> None:
         self.wheel = wheel
@@ -215,7 +156,7 @@ def index(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[In
     (root / "simple" / "demo-pkg" / "index.html").write_text(
         '<a href="../../files/%s#sha256=%s">%s</a>\n' % (wheel.name, digest, wheel.name)
     )
-    with serve_index(world.company.leaf_pem, world.company.leaf_key, root) as company, serve_index(
+    with servers.serve_https(world.company.leaf_pem, world.company.leaf_key, root) as company, servers.serve_https(
         world.private.leaf_pem, world.private.leaf_key, root
     ) as private:
         yield Index(wheel, company, private)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import trustme
 
@@ -41,32 +42,70 @@ def make_self_signed(directory: Path, name: str) -> Chain:
     return make_chain(directory, name, intermediate=False)
 
 
+def _key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _cert(
+    cn: str,
+    key: Any,
+    *,
+    issuer: tuple[Any, Any] | None = None,
+    days: tuple[int, int] = (-1, 30),
+    extensions: tuple[tuple[Any, bool], ...] = (),
+) -> Any:
+    """One certificate built with cryptography: self-signed unless ``issuer`` is (name, key).
+
+    ``days`` are the validity bounds relative to now; ``extensions`` are
+    (extension, critical) pairs. Each caller states the one thing that makes
+    its certificate special.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    issuer_name, signing_key = issuer if issuer is not None else (subject, key)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now + datetime.timedelta(days=days[0]))
+        .not_valid_after(now + datetime.timedelta(days=days[1]))
+    )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(signing_key, hashes.SHA256())
+
+
+def _write_server(d: Path, cert: Any, key: Any) -> tuple[Path, Path]:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "leaf.pem").write_bytes(_pem_of(cert))
+    (d / "leaf.key").write_bytes(_key_pem(key))
+    return d / "leaf.pem", d / "leaf.key"
+
+
 def expired_ca(directory: Path) -> Path:
     """A CA certificate whose validity ended in the past (built with cryptography)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Expired Test CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=400))
-        .not_valid_after(now - datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
+    key = _key()
+    cert = _cert(
+        "Expired Test CA",
+        key,
+        days=(-400, -2),
+        extensions=(
+            (x509.BasicConstraints(ca=True, path_length=None), True),
+            (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+        ),
     )
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     path = directory / "expired-ca.pem"
-    path.write_bytes(cert.public_bytes(Encoding.PEM))
+    path.write_bytes(_pem_of(cert))
     return path
 
 
@@ -110,32 +149,24 @@ def orphan_intermediate(directory: Path) -> tuple[Path, str]:
     return path, org
 
 
-def _lax_ca(name: str) -> tuple[object, object]:
+def _lax_ca(name: str) -> tuple[Any, Any]:
     """A self-signed CA, valid today, whose basicConstraints is not critical: (cert, key)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    key = _key()
     usage = x509.KeyUsage(
         digital_signature=False, content_commitment=False, key_encipherment=False, data_encipherment=False,
         key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
     )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=False)  # the one fault
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(usage, critical=True)
-        .sign(key, hashes.SHA256())
+    cert = _cert(
+        name,
+        key,
+        days=(-1, 365),
+        extensions=(
+            (x509.BasicConstraints(ca=True, path_length=None), False),  # the one fault
+            (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+            (usage, True),
+        ),
     )
     return cert, key
 
@@ -151,34 +182,22 @@ def ca_without_critical_basic_constraints(directory: Path) -> Path:
 def lax_chain(directory: Path) -> tuple[Path, Path, Path]:
     """A localhost leaf issued by a CA without critical basicConstraints: (CA, leaf, key)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
     ca, ca_key = _lax_ca("Lax Constraints Server CA")
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca.subject)  # type: ignore[attr-defined]
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),  # type: ignore[attr-defined]
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    key = _key()
+    leaf = _cert(
+        "localhost",
+        key,
+        issuer=(ca.subject, ca_key),
+        extensions=(
+            (x509.SubjectAlternativeName([x509.DNSName("localhost")]), False),
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
+        ),
     )
     d = directory / "lax"
-    d.mkdir(parents=True, exist_ok=True)
+    leaf_pem, leaf_key = _write_server(d, leaf, key)
     (d / "ca.pem").write_bytes(_pem_of(ca))
-    (d / "leaf.pem").write_bytes(_pem_of(leaf))
-    (d / "leaf.key").write_bytes(_key_pem(key))
-    return d / "ca.pem", d / "leaf.pem", d / "leaf.key"
+    return d / "ca.pem", leaf_pem, leaf_key
 
 
 def expired_leaf(issuer: trustme.CA, directory: Path) -> tuple[Path, Path]:
@@ -197,30 +216,17 @@ def expired_leaf(issuer: trustme.CA, directory: Path) -> tuple[Path, Path]:
 def self_signed_server(directory: Path, hostname: str = "localhost") -> tuple[Path, Path]:
     """A server certificate signed by its own key (subject == issuer, CA:FALSE): (cert, key)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self-signed %s" % hostname)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-        .sign(key, hashes.SHA256())
+    key = _key()
+    cert = _cert(
+        "self-signed %s" % hostname,
+        key,
+        extensions=(
+            (x509.BasicConstraints(ca=False, path_length=None), True),
+            (x509.SubjectAlternativeName([x509.DNSName(hostname)]), False),
+        ),
     )
-    d = directory / "self-signed"
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "leaf.pem").write_bytes(_pem_of(cert))
-    (d / "leaf.key").write_bytes(_key_pem(key))
-    return d / "leaf.pem", d / "leaf.key"
+    return _write_server(directory / "self-signed", cert, key)
 
 
 def leaf_for(issuer: trustme.CA, directory: Path, name: str, *hostnames: str) -> tuple[Path, Path]:
@@ -236,41 +242,27 @@ def leaf_for(issuer: trustme.CA, directory: Path, name: str, *hostnames: str) ->
 def leaf_with_aia(issuer: trustme.CA, directory: Path, url: str) -> tuple[Path, Path]:
     """A localhost leaf from ``issuer`` whose AIA caIssuers points at ``url``: (cert, key)."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import AuthorityInformationAccessOID
 
     ca_cert = x509.load_pem_x509_certificate(issuer.cert_pem.bytes())
     ca_key = serialization.load_pem_private_key(issuer.private_key_pem.bytes(), password=None)
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityInformationAccess(
-                [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(url))]
-            ),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    key = _key()
+    aia = x509.AuthorityInformationAccess(
+        [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(url))]
     )
-    d = directory / "aia"
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "leaf.pem").write_bytes(_pem_of(cert))
-    (d / "leaf.key").write_bytes(_key_pem(key))
-    return d / "leaf.pem", d / "leaf.key"
+    cert = _cert(
+        "localhost",
+        key,
+        issuer=(ca_cert.subject, ca_key),
+        extensions=(
+            (x509.BasicConstraints(ca=False, path_length=None), True),
+            (x509.SubjectAlternativeName([x509.DNSName("localhost")]), False),
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), False),
+            (aia, False),
+        ),
+    )
+    return _write_server(directory / "aia", cert, key)
 
 
 def sha256_fingerprint(pem_path: Path) -> str:

@@ -24,6 +24,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return
             body = target.read_bytes()
         self.send_response(200)
+        if directory is not None and (self.path.endswith("/") or self.path.endswith(".html")):
+            self.send_header("Content-Type", "text/html")  # pip ignores index pages without it
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

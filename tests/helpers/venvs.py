@@ -21,6 +21,19 @@ except requests.exceptions.SSLError as e:
 """
 
 
+def assert_ok(proc: subprocess.CompletedProcess[str], quiet: bool = True) -> None:
+    """A GET run succeeded (and, if ``quiet``, printed nothing on stderr)."""
+    assert proc.returncode == 0 and proc.stdout.startswith("OK 200"), proc.stdout + proc.stderr
+    if quiet:
+        assert proc.stderr == "", proc.stderr
+
+
+def assert_ssl_error(proc: subprocess.CompletedProcess[str]) -> None:
+    """A GET run failed certificate verification: the user's SSLError."""
+    assert proc.returncode == 3 and proc.stdout.startswith("SSLError"), proc.stdout + proc.stderr
+    assert "CERTIFICATE_VERIFY_FAILED" in proc.stdout
+
+
 class Venv:
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -19,6 +19,27 @@ _IGNORE = shutil.ignore_patterns(
 )
 
 
+def download(dest: Path, *specs: str, certifi_from: Path | None = None, deps: bool = True) -> Path:
+    """Wheels of ``specs`` from the registry into ``dest``.
+
+    Uses this machine's pip configuration on purpose: it is how the machine
+    reaches the registry, and nothing under test runs here. With
+    ``certifi_from``, the registry's certifi is replaced by the stand-in
+    releases found there.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "pip", "download", "-q", "-d", str(dest), *specs]
+    if not deps:
+        argv.insert(4, "--no-deps")
+    subprocess.run(argv, check=True, capture_output=True)
+    if certifi_from is not None:
+        for stray in dest.glob("certifi-*.whl"):
+            stray.unlink()
+        for stand_in in certifi_from.glob("certifi-*.whl"):
+            shutil.copy(stand_in, dest)
+    return dest
+
+
 def project_copy(dest: Path, company_certs: list[Path] = ()) -> Path:  # type: ignore[assignment]
     """A copy of this repository with ``company_certs`` dropped into cert_session/certs/."""
     shutil.copytree(REPO, dest, ignore=_IGNORE)
