@@ -46,17 +46,13 @@ def bundle_for(base_spec: str, extra: list[str]) -> str:
 
 def rebuild_system() -> dict[str, str]:
     """Prebuild bundles into the environment for read-only images."""
-    from cert_session import _cache
-
     config, bases, certs_env, _ = _hook.current_config()
     _hook.last_reason = "prebuilt (cert-session rebuild --system)"
-    bundles, inputs, problems, _ = _rebuild.build(bases, certs_env)
-    fingerprints = [(p, _hook.fingerprint(p)) for p in dict.fromkeys(inputs)]
+    bundles, fingerprints, problems = _rebuild.build_fingerprinted(bases, certs_env)
     directory = _hook.SYSTEM_CACHE_DIR
     os.makedirs(directory, mode=0o755, exist_ok=True)
-    exports, note = _rebuild.write(config, bundles, fingerprints, [(directory, False)])
+    exports, note = _rebuild.write(config, bundles, fingerprints, [(directory, False)])  # writes and prunes
     _rebuild.report(problems, note)
-    _cache.prune(directory)
     _register_with_installer(directory)
     return exports
 

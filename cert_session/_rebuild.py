@@ -119,10 +119,9 @@ def build(
     ``check_chain=False`` for a tool's own bundle (verify=<file>): that it
     holds no public root is the tool's choice, not a problem to report.
     """
-    _, inputs, _ = _sources.discover(certs_env)
     sources = _sources.load(certs_env)
     problems = list(sources.problems)
-    inputs = list(inputs)
+    inputs = list(sources.inputs)
     bundles: dict[str, tuple[str, bytes]] = {}
     resolved = []
     company = [c.block for c in sources.certs]
@@ -218,14 +217,24 @@ def write(
     return {}, note
 
 
+def build_fingerprinted(
+    bases: list[tuple[str, str]], certs_env: str, check_chain: bool = True
+) -> tuple[dict[str, tuple[str, bytes]], list[tuple[str, str]], list[Problem]]:
+    """``build``, plus the stat fingerprint of every input for the state file.
+
+    Company certificate files are fingerprinted *before* they are read, so a
+    change during the rebuild causes another rebuild rather than a stale state.
+    """
+    _, watched, _ = _sources.discover(certs_env)
+    pre = {p: _hook.fingerprint(p) for p in watched}
+    bundles, inputs, problems, _ = build(bases, certs_env, check_chain)
+    fingerprints = [(path, pre.get(path) or _hook.fingerprint(path)) for path in dict.fromkeys(inputs)]
+    return bundles, fingerprints, problems
+
+
 def rebuild(config: str, bases: list[tuple[str, str]], certs_env: str, check_chain: bool = True) -> dict[str, str]:
     """The hook's slow path: build, write, report at most one line."""
-    _, watched, _ = _sources.discover(certs_env)
-    pre = {p: _hook.fingerprint(p) for p in watched}  # before reading: a change mid-way rebuilds again
-    bundles, inputs, problems, _ = build(bases, certs_env, check_chain)
-    fingerprints = []
-    for path in dict.fromkeys(inputs):
-        fingerprints.append((path, pre.get(path) or _hook.fingerprint(path)))
+    bundles, fingerprints, problems = build_fingerprinted(bases, certs_env, check_chain)
     dirs = _cache.writable_dirs()
     exports, note = write(config, bundles, fingerprints, dirs)
     problem = _cache.primary_problem()
