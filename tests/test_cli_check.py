@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -43,14 +42,8 @@ def serve_files(directory: Path) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield "http://127.0.0.1:%d/" % server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with servers.running(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)) as port:
+        yield "http://127.0.0.1:%d/" % port
 
 
 class Odd:

@@ -47,10 +47,17 @@ def serve_https(leaf_pem: Path, leaf_key: Path, directory: Path | None = None) -
     server.daemon_threads = True
     server.directory = directory  # type: ignore[attr-defined]
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    with running(server) as port:
+        yield "https://localhost:%d/" % port
+
+
+@contextlib.contextmanager
+def running(server: http.server.ThreadingHTTPServer) -> Iterator[int]:
+    """Serve in a daemon thread; yield the port; shut down on exit."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield "https://localhost:%d/" % server.server_address[1]
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
