@@ -1,303 +1,224 @@
-"""cert-session's start-up hook: the steady-state fast path, nothing else.
+"""cert-session's start-up fast path; it runs when imported. Don't import costly modules here.
 
-Runs in every Python process of the environment (cert_session_hook.pth, or
-cert_session_hook.start under PEP 829), so it may only use os and sys,
-which are already loaded, and must stay small. For the common case (target
-``requests``, nothing changed since the last start) it reads one state file,
-stats the inputs listed there and sets REQUESTS_CA_BUNDLE. Anything else
-(another target, a changed input, no state, debugging) goes to
-cert_session._startup, which holds the general logic. See docs/design.md.
+``cert_session_hook.pth`` is the single line ``import cert_session_hook``
+(and the PEP 829 ``cert_session_hook.start`` names ``start``). Every Python
+process of the environment runs this, so it uses only ``os`` and ``sys``
+(loaded before site runs), creates no class, and in steady state reads one
+small file, the fast state that the general path wrote for exactly this
+environment, stats the inputs listed there and repeats what it did. Anything
+else goes to ``cert_session._startup``. See docs/design.md.
+
+Because it may import nothing, this file repeats a few lines of the layers
+below it: ``_platform.Policy.safe``/``read_flags``/``is_absolute``/
+``user_cache_dir``, ``_layout.digest64``/``env_key``/``stat_fingerprint``
+and ``_state.FAST_KEY_VARS``. tests/test_startup_fast_path.py and
+tests/test_platform.py pin each copy to its original.
 """
 
 import os
 import sys
 
-__version__ = "0.1.0"
-
-# A company may change this default in its wheel (cert-session package
-# --targets); CERT_SESSION_TARGETS overrides it.
-DEFAULT_TARGETS = "requests"
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-STATE_MAGIC = "cert-session-state 1"
-ORIG = "CERT_SESSION_ORIG_REQUESTS_CA_BUNDLE"
-# The other targets' variables: one of ours inherited there needs the full path.
-_OTHER_VARS = ("CURL_CA_BUNDLE", "SSL_CERT_FILE", "AWS_CA_BUNDLE", "GIT_SSL_CAINFO", "NODE_EXTRA_CA_CERTS")
-_PREBUILT = os.path.join(HERE, "cert_session", "_prebuilt")
-_S_IFMT = 0o170000
-_S_IFREG = 0o100000
-_S_IFDIR = 0o040000
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_WIN = sys.platform == "win32"
+_SEP = os.sep
+# _platform.Policy.safe: POSIX judges owner and mode bits; Windows reports
+# neither (0o666/0o777, uid 0), so there only reparse points are refused and
+# the per-user location does the rest.
 _EUID = os.geteuid() if hasattr(os, "geteuid") else -1
-GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions")
+_OTHERS_MAY_WRITE = 0 if _WIN else 0o022
+_REPARSE_POINT = 0x400 if _WIN else 0
+# _platform.Policy.read_flags: each flag where it exists. O_BINARY: os.open is
+# text mode on Windows. O_NOFOLLOW, O_NONBLOCK: no planted symlink or FIFO.
+_READ_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_NOINHERIT", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_KEY_VARS = (
+    "CERT_SESSION_TARGETS",
+    "CERT_SESSION_CERTS",
+    "REQUESTS_CA_BUNDLE",
+    "CERT_SESSION_ORIG_REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "CERT_SESSION_ORIG_CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "CERT_SESSION_ORIG_SSL_CERT_FILE",
+    "AWS_CA_BUNDLE",
+    "CERT_SESSION_ORIG_AWS_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+    "CERT_SESSION_ORIG_GIT_SSL_CAINFO",
+    "NODE_EXTRA_CA_CERTS",
+    "CERT_SESSION_ORIG_NODE_EXTRA_CA_CERTS",
+)
+_GUARDED = ("requests.sessions", "pip._vendor.requests.sessions")
 
-TYPE_CHECKING = False  # typing is not imported at start-up; mypy knows this name
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from importlib.machinery import ModuleSpec
-    from types import ModuleType
-
-    State = tuple[str, list[tuple[str, str, int]], list[tuple[str, str]]]
-
-_guard = None  # type: VerifyGuardFinder | None
+_started = False
+# The requests verify guard (cert_session._verify_guard): this module is
+# the import finder, so a steady start creates no object for it.
+guarding = False
+cert_session_guard = True
+pending = set()  # type: set[str]
+_bundle = None  # type: str | None
 
 
 def start() -> None:
-    """Entry point of the .pth line and of the PEP 829 .start file."""
-    environ = os.environ
-    if environ.get("CERT_SESSION_DISABLE", "") not in ("", "0"):
+    """Run once per process; never raises, at most one line on stderr."""
+    global _started
+    if _started:
         return
+    _started = True
     try:
-        if _steady(environ):
+        environ = os.environ
+        if environ.get("CERT_SESSION_DISABLE", "") not in ("", "0"):
             return
-    except Exception:  # noqa: BLE001, S110 - the full path below decides and reports
-        pass
-    try:
+        try:
+            if _steady(environ):
+                return
+        except Exception:  # noqa: BLE001, S110 - the general path decides and reports
+            pass
         from cert_session import _startup
 
         _startup.start()
-    except Exception as exc:  # noqa: BLE001 - start-up must never fail because of us
-        sys.stderr.write("cert-session: start-up hook failed (%s: %s); CERT_SESSION_DISABLE=1 turns it off\n" % (type(exc).__name__, exc))
+    except BaseException as exc:  # noqa: BLE001 - start-up must never fail because of us
+        try:
+            sys.stderr.write(
+                "cert-session: start-up hook failed (%s: %s); CERT_SESSION_DISABLE=1 turns it off\n"
+                % (type(exc).__name__, exc)
+            )
+        except BaseException:  # noqa: BLE001, S110 - no stderr (pythonw.exe)
+            pass
 
 
 def _steady(environ: "os._Environ[str]") -> bool:
-    """Apply the recorded exports if this is the plain requests case and nothing changed.
+    """Repeat the fast state recorded for this exact environment, if nothing changed."""
+    if environ.get("CERT_SESSION_DEBUG", "") not in ("", "0") or _GUARDED[0] in sys.modules:
+        return False
+    key = "\x1f".join([_HERE] + [environ.get(name, "") for name in _KEY_VARS])
+    data = key.encode("utf-8", "surrogateescape")
+    name = "fast-%016x" % ((int.from_bytes(data, "little") * 31 + len(data)) % 0xFFFFFFFFFFFFFFC5)
+    cache = _user_cache_dir(environ)
+    if cache:
+        prefix = sys.prefix
+        env = os.path.basename(prefix.rstrip("/\\"))[:24]
+        if not env.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            env = "env"
+        data = prefix.encode("utf-8", "surrogateescape")
+        env += "-" + ("%016x" % ((int.from_bytes(data, "little") * 31 + len(data)) % 0xFFFFFFFFFFFFFFC5))[:12]
+        if _repeat(environ, os.path.join(cache, env), name, key):
+            return True
+    # Read-only images: `cert-session rebuild --system` prebuilt it.
+    return _repeat(environ, os.path.join(_HERE, "cert_session", "_prebuilt"), name, key)
 
-    It must accept only what cert_session._startup would accept for the same
-    environment, with the same result (tests/test_startup_fast_path.py).
-    """
-    if environ.get("CERT_SESSION_DEBUG", "") not in ("", "0"):
-        return False
-    fast = fast_config(environ)
-    if fast is None:
-        return False
-    config, orig = fast
+
+def _repeat(environ: "os._Environ[str]", directory: str, name: str, key: str) -> bool:
+    global guarding, _bundle
     try:
-        os.lstat(_PREBUILT)
-        return False  # a prebuilt bundle is preferred: the full path checks it
+        if not _safe(os.lstat(directory), 0o040000):
+            return False
+        fd = os.open(os.path.join(directory, name), _READ_FLAGS)
     except OSError:
-        pass
-    cache = user_cache_dir()
-    if cache is None:
         return False
-    directory = os.path.join(cache, env_key())
-    if not trusted(os.lstat(directory), _S_IFDIR):
+    try:
+        if not _safe(os.fstat(fd), 0o100000):
+            return False
+        data = os.read(fd, 65536)
+    finally:
+        os.close(fd)
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
+    if lines[0] != "cert-session-fast 1" or lines[1] != "K\t" + key or lines[-2:] != ["Z", ""]:
         return False
-    state = read_state(os.path.join(directory, "state-" + digest64(config)))
-    if state is None or state[0] != config:
-        return False
-    exports, _ = check_state(directory, state)
-    if exports is None or list(exports) != ["REQUESTS_CA_BUNDLE"]:
-        return False
-    environ["REQUESTS_CA_BUNDLE"] = exports["REQUESTS_CA_BUNDLE"]
-    environ[ORIG] = orig
-    verify_guard(exports["REQUESTS_CA_BUNDLE"])
+    sets = []
+    unsets = []
+    guard = None
+    for line in lines[2:-2]:
+        field = line.split("\t")
+        kind = field[0]
+        if kind == "I":  # an input: certifi's bundle, a company certificate, ...
+            try:
+                st = os.stat(field[1])
+                seen = "%d:%d:%d:%d:%d" % (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+            except OSError:
+                seen = "-"
+            if seen != field[2]:
+                return False
+        elif kind == "B":  # a bundle we wrote: still ours, and not rewritten
+            st = os.lstat(field[1])
+            if not _safe(st, 0o100000) or field[2] != "%d:%d:%d:%d:%d" % (
+                st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+            ):
+                return False
+        elif kind == "P":
+            if not _safe(os.lstat(field[1]), 0o040000):
+                return False
+        elif kind == "S":
+            sets.append((field[1], field[2]))
+        elif kind == "U":
+            unsets.append(field[1])
+        elif kind == "G":
+            guard = field[1]
+        else:
+            return False
+    for var, value in sets:
+        environ[var] = value
+    for var in unsets:
+        environ.pop(var, None)
+    if guard:
+        _bundle = guard
+        pending.update(_GUARDED)
+        guarding = True
+        sys.meta_path.insert(0, sys.modules[__name__])
     return True
 
 
-def fast_config(environ: "os._Environ[str]") -> "tuple[str, str] | None":
-    """(configuration key, original REQUESTS_CA_BUNDLE) of the plain requests case, else None.
-
-    The key equals cert_session._startup.current_config()'s for the same
-    environment (tests/test_startup_fast_path.py); None sends the start to
-    the general path.
-    """
-    if (environ.get("CERT_SESSION_TARGETS") or DEFAULT_TARGETS) != "requests":
-        return None
-    certs = environ.get("CERT_SESSION_CERTS", "")
-    if certs and not all(os.path.isabs(p) for p in certs.split(os.pathsep) if p):
-        return None
-    for var in _OTHER_VARS:  # an inherited export of another target must be undone
-        if is_ours(environ.get(var, "")):
-            return None
-    orig = environ.get("REQUESTS_CA_BUNDLE", "")
-    if orig and is_ours(orig):
-        orig = environ.get(ORIG, "")
-        if is_ours(orig):
-            orig = ""
-    base = orig or environ.get("CURL_CA_BUNDLE", "")
-    spec = "file:" + os.path.abspath(base) if base else "certifi:"
-    return "\x1f".join((__version__, certs, HERE, "requests=" + spec)), orig
-
-
-def is_ours(value: str) -> bool:
-    """True for a path to one of our bundles (cert-session-<32 hex>.pem)."""
-    name = os.path.basename(value)
+def _safe(st: "os.stat_result", kind: int) -> bool:
     return (
-        len(name) == 49
-        and name.startswith("cert-session-")
-        and name.endswith(".pem")
-        and not name[13:45].strip("0123456789abcdef")
+        st.st_mode & 0o170000 == kind
+        and not st.st_mode & _OTHERS_MAY_WRITE
+        and (_EUID == -1 or st.st_uid == _EUID or st.st_uid == 0)
+        and not (_REPARSE_POINT and getattr(st, "st_file_attributes", 0) & _REPARSE_POINT)
     )
 
 
-def digest64(text: str) -> str:
-    """A stable 64-bit name for ``text`` without importing hashlib.
-
-    Not for security: the state file holds the full configuration, compared
-    exactly. Big-int arithmetic runs in C, unlike a per-byte Python loop.
-    """
-    data = text.encode("utf-8", "surrogateescape")
-    return "%016x" % ((int.from_bytes(data, "little") * 31 + len(data)) % 0xFFFFFFFFFFFFFFC5)
+def _absolute(path: str) -> bool:
+    # On Windows a drive or UNC prefix is required ("\\certs" is relative).
+    return os.path.isabs(path) and (_SEP == "/" or path[1:2] == ":" or path[:2] in ("\\\\", "//"))
 
 
-def user_cache_dir() -> "str | None":
-    """The platform's per-user cache directory for us, or None."""
-    environ = os.environ
-    configured = environ.get("CERT_SESSION_CACHE_DIR")
-    # A relative one would put a cache in every working directory and export
-    # bundle paths that break after a chdir: ignored, as XDG ignores them.
-    if configured and os.path.isabs(configured):
+def _user_cache_dir(environ: "os._Environ[str]") -> "str | None":
+    configured = environ.get("CERT_SESSION_CACHE_DIR", "")
+    if configured and _absolute(configured):
         return configured
-    if sys.platform == "win32":
-        base = environ.get("LOCALAPPDATA")
-        return os.path.join(base, "cert-session", "Cache") if base else None
+    if _WIN:
+        base = environ.get("LOCALAPPDATA", "")
+        return os.path.join(base, "cert-session", "Cache") if base and _absolute(base) else None
     home = environ.get("HOME", "")
     if sys.platform == "darwin":
-        return os.path.join(home, "Library", "Caches", "cert-session") if home else None
+        return os.path.join(home, "Library", "Caches", "cert-session") if home and _absolute(home) else None
     xdg = environ.get("XDG_CACHE_HOME", "")
-    if xdg and os.path.isabs(xdg):
+    if xdg and _absolute(xdg):
         return os.path.join(xdg, "cert-session")
-    if home and os.path.isabs(home):
-        return os.path.join(home, ".cache", "cert-session")
-    return None
+    return os.path.join(home, ".cache", "cert-session") if home and _absolute(home) else None
 
 
-def env_key() -> str:
-    """Per-environment sub-directory name: readable, and unique by sys.prefix."""
-    name = os.path.basename(sys.prefix.rstrip("/\\"))[:24]
-    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        name = "env"
-    return "%s-%s" % (name, digest64(sys.prefix)[:12])
-
-
-def trusted(st: "os.stat_result", kind: int) -> bool:
-    """Ours (or root's), of the expected type (so not a symlink), not writable by others."""
-    if st.st_mode & _S_IFMT != kind:
-        return False
-    if _EUID != -1 and st.st_uid != _EUID and st.st_uid != 0:
-        return False
-    return not st.st_mode & 0o022
-
-
-def _fp(st: "os.stat_result") -> str:
-    return "%d:%d:%d:%d:%d" % (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-
-def fingerprint(path: str) -> str:
-    """Cheap identity of a file's content: stat only, never a read."""
-    try:
-        return _fp(os.stat(path))
-    except OSError:
-        return "-"
-
-
-def read_state(path: str) -> "State | None":
-    """Parse a state file we may trust, or return None."""
-    try:
-        # O_NONBLOCK: a FIFO planted here must not hang every start.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
+# The import finder protocol of cert_session._verify_guard.
+def find_spec(name: str, path: object, target: object = None) -> object:
+    if name not in pending:
         return None
-    try:
-        if not trusted(os.fstat(fd), _S_IFREG):
-            return None
-        data = os.read(fd, 1 << 16)
-    finally:
-        os.close(fd)
-    return parse_state(data)
+    from cert_session import _verify_guard
+
+    return _verify_guard.find_spec(sys.modules[__name__], name, path, target)  # type: ignore[arg-type]
 
 
-def parse_state(data: bytes) -> "State | None":
-    """State text -> (config, exports, inputs), or None if malformed."""
-    try:
-        text = data.decode("utf-8", "surrogateescape")
-    except (UnicodeError, AttributeError):  # surrogateescape takes any bytes; not bytes at all
-        return None
-    lines = text.split("\n")
-    # "Z" ends every state: a file cut at a line boundary still parses line
-    # by line, and would silently drop exports and inputs.
-    if len(lines) < 4 or lines[0] != STATE_MAGIC or lines[-2:] != ["Z", ""]:
-        return None
-    config = None
-    exports = []  # type: list[tuple[str, str, int]]
-    inputs = []  # type: list[tuple[str, str]]
-    for line in lines[1:-2]:
-        fields = line.split("\t")
-        kind = fields[0]
-        if kind == "C" and len(fields) == 2 and config is None:
-            config = fields[1]
-        elif kind == "E" and len(fields) == 4 and fields[3].isdigit():
-            exports.append((fields[1], fields[2], int(fields[3])))
-        elif kind == "I" and len(fields) == 3:
-            inputs.append((fields[1], fields[2]))
-        elif kind != "W":
-            return None
-    if config is None:
-        return None
-    return config, exports, inputs
+def current_bundle() -> "str | None":
+    return _bundle
 
 
-def check_state(directory: str, state: "State") -> "tuple[dict[str, str] | None, str]":
-    """(exports, "") if every input and bundle is unchanged, else (None, why)."""
-    _, exports, inputs = state
-    bundles = {path for _, path, _ in exports}
-    recorded = dict(inputs)
-    for path, fp in inputs:
-        if path not in bundles and fingerprint(path) != fp:
-            return None, "changed: %s" % path
-    result = {}
-    for var, path, size in exports:
-        try:
-            st = os.lstat(path)  # one stat: ownership, type, size and content identity
-        except OSError:
-            return None, "bundle missing: %s" % path
-        if (
-            os.path.dirname(path) != directory
-            or not trusted(st, _S_IFREG)
-            or st.st_size != size
-            or recorded.get(path) != _fp(st)
-        ):
-            return None, "bundle not usable: %s" % path
-        result[var] = path
-    return result, ""
+def set_bundle(bundle: "str | None") -> None:
+    global _bundle
+    _bundle = bundle
 
 
-# requests lets REQUESTS_CA_BUNDLE beat Session.verify (psf/requests#3829),
-# so exporting it would override a tool's own verify=False or verify=<file>.
-# This finder costs one set lookup per import until requests' sessions module
-# (or pip's vendored copy) is imported; cert_session._verify_guard then
-# applies the rule. It leaves sys.meta_path once both copies are guarded.
-class VerifyGuardFinder:
-    def __init__(self, bundle: "str | None") -> None:
-        self.bundle = bundle
-        self.pending = set(GUARDED_MODULES)
-
-    def current_bundle(self) -> "str | None":
-        return self.bundle
-
-    def find_spec(
-        self, name: str, path: "Sequence[str] | None", target: "ModuleType | None" = None
-    ) -> "ModuleSpec | None":
-        if name not in self.pending:
-            return None
-        from cert_session import _verify_guard
-
-        return _verify_guard.find_spec(self, name, path, target)
-
-
-def verify_guard(bundle: "str | None") -> None:
-    """Apply the verify rule to requests with ``bundle`` as the default (None: off)."""
-    global _guard
-    if _guard is None:
-        if bundle is None:
-            return
-        _guard = VerifyGuardFinder(bundle)
-        if any(name in sys.modules for name in GUARDED_MODULES):  # activate() after import
-            from cert_session import _verify_guard
-
-            for name in GUARDED_MODULES:
-                if name in sys.modules:
-                    _verify_guard.guard(_guard, name, sys.modules[name])
-        if _guard.pending:
-            sys.meta_path.insert(0, _guard)
-    _guard.bundle = bundle
+start()

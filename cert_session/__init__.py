@@ -5,7 +5,7 @@ Importing this package does no work. See README.md.
 
 from __future__ import annotations
 
-from cert_session_hook import __version__
+from cert_session._defaults import __version__
 
 # Not `from typing import ...`: importing typing costs ~9 ms, and the hook's
 # rebuild path imports this package. mypy treats this constant as typing's.

@@ -4,55 +4,35 @@ from __future__ import annotations
 
 import os
 
-import cert_session_hook
-from cert_session import _rebuild
-from cert_session import _startup as _hook
+from cert_session import _config, _layout, _rebuild, _startup
 
-__all__ = ["where", "bundle_for"]
+__all__ = ["where", "rebuild_system"]
 
 
 def where() -> str:
-    exports = _hook.activate()
-    var = _hook.TARGETS["requests"]
+    exports = _startup.activate()
+    var = _config.TARGETS["requests"]
     if var in exports:
         return exports[var]
-    origs = {v: _hook.original_value(v) for v in _hook.TARGETS.values()}
-    base = _rebuild.resolve_base(_hook.base_spec("requests", origs))
+    origs = {v: _config.original_value(v) for v in _config.TARGETS.values()}
+    base = _rebuild.resolve_base(_config.base_spec("requests", origs))
     if base.path is None:
         raise RuntimeError("no CA bundle: %s" % base.problem)
     return base.path
 
 
-def bundle_for(base_spec: str, extra: list[str]) -> str:
-    """A cached bundle of ``base_spec`` + company certificates + ``extra`` files.
-
-    Used by ``Session`` and the verify guard; built and cached exactly like
-    the main bundle (content-addressed, atomic, rebuilt when inputs change).
-    """
-    configured = _hook.absolute_paths(os.environ.get("CERT_SESSION_CERTS", ""))
-    certs_env = os.pathsep.join([e for e in [configured] if e] + [os.path.abspath(p) for p in extra])
-    config = "\x1f".join([_hook.__version__, certs_env, _hook.HERE, "explicit=" + base_spec])
-    exports = _hook.load_fresh_state(config)
-    if exports is None:
-        exports = _rebuild.rebuild(config, [("requests", base_spec)], certs_env, check_chain=False)
-    path = exports.get(_hook.TARGETS["requests"])
-    if path is None:
-        base = _rebuild.resolve_base(base_spec)
-        if base.path is None:
-            raise RuntimeError("no CA bundle: %s" % base.problem)
-        return base.path
-    return path
-
-
 def rebuild_system() -> dict[str, str]:
-    """Prebuild bundles into the environment for read-only images."""
-    config, bases, certs_env, _ = _hook.current_config()
-    _hook.last_reason = "prebuilt (cert-session rebuild --system)"
+    """Prebuild bundles, and the fast state of this environment, into site-packages for read-only images."""
+    config, bases, certs_env, origs = _config.current_config()
     bundles, fingerprints, problems = _rebuild.build_fingerprinted(bases, certs_env)
-    directory = _hook.SYSTEM_CACHE_DIR
+    directory = _layout.SYSTEM_CACHE_DIR
     os.makedirs(directory, mode=0o755, exist_ok=True)
-    exports, note = _rebuild.write(config, bundles, fingerprints, [(directory, False)])  # writes and prunes
+    exports, note = _rebuild.write(  # writes and prunes
+        config, "prebuilt (cert-session rebuild --system)", bundles, fingerprints, [(directory, False)]
+    )
     _rebuild.report(problems, note)
+    if exports:
+        _startup.write_fast_state(directory, exports, origs)
     _register_with_installer(directory)
     return exports
 
@@ -65,11 +45,12 @@ def _register_with_installer(directory: str) -> None:
     """
     from importlib import metadata
 
+    hook_file = os.path.realpath(os.path.join(_layout.HERE, "cert_session_hook.py"))
     for dist in metadata.distributions():
         files = dist.files or []
         if not any(str(f) == "cert_session_hook.py" for f in files):
             continue
-        if os.path.realpath(str(dist.locate_file("cert_session_hook.py"))) != os.path.realpath(cert_session_hook.__file__):
+        if os.path.realpath(str(dist.locate_file("cert_session_hook.py"))) != hook_file:
             continue
         record = next((f for f in files if f.name == "RECORD"), None)
         if record is None:

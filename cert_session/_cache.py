@@ -1,24 +1,44 @@
 """Where bundles live, who may own them, and how they are written.
 
-Every file is written to an ``O_EXCL | O_NOFOLLOW`` temp file in the same
-directory and moved into place with ``os.replace``, so concurrent
-interpreters never see a partial file and need no lock. Directories are
-created ``0700``; a directory or file that is not ours, or that others can
-write, is never used (``cert_session_hook.trusted``, shared with the start-up fast path).
+Every file is written to an exclusive temp file in the same directory and
+moved into place (``_platform.CURRENT.replace``), so concurrent interpreters
+never see a partial file and need no lock. Directories are created ``0700``
+where modes exist; a directory or file that ``_platform.CURRENT.safe``
+refuses (not ours, writable by others, a symlink or reparse point) is never
+used.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import time
 
-from cert_session import _startup as _hook
+from cert_session import _layout, _log, _state
+from cert_session._platform import CURRENT
 
-__all__ = ["ensure_private_dir", "write_atomic", "write_if_changed", "prune", "writable_dirs"]
+__all__ = [
+    "UnsafeDirectory",
+    "ensure_private_dir",
+    "write_atomic",
+    "write_if_changed",
+    "prune",
+    "primary_problem",
+    "writable_dirs",
+    "candidate_dirs",
+    "private_temp_dir",
+    "remove_tree",
+    "load_fresh_state",
+    "fast_dir",
+]
 
 _TMP_PREFIX = ".tmp-"
 _KEEP_OLD_BUNDLES_SECONDS = 7 * 86400  # running processes may still use them
 _KEEP_TEMP_SECONDS = 3600
+
+TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class UnsafeDirectory(OSError):
@@ -32,7 +52,7 @@ def ensure_private_dir(path: str) -> str:
     except FileExistsError:
         raise UnsafeDirectory("%s exists and is not a directory" % path) from None
     st = os.lstat(path)
-    if not _hook.trusted(st, _hook._S_IFDIR):
+    if not CURRENT.safe(st, stat.S_IFDIR):
         raise UnsafeDirectory(
             "%s is a symlink, is not owned by this user, or is writable by others" % path
         )
@@ -53,49 +73,62 @@ def _make_private_dirs(path: str) -> None:
 
 
 def write_if_changed(directory: str, name: str, data: bytes, mode: int = 0o644) -> str:
-    """``write_atomic``, unless a trusted identical file is already there.
+    """``write_atomic``, unless a safe identical file is already there.
 
     Keeping it keeps its stat identity, which other states of the same
-    directory recorded: rewriting it would make each of them rebuild.
+    directory recorded: rewriting it would make each of them rebuild. And on
+    Windows a file another interpreter holds open cannot be replaced at all.
     """
     final = os.path.join(directory, name)
+    if _same_content(final, data, mode):
+        return final
+    return write_atomic(directory, name, data, mode)
+
+
+def _same_content(path: str, data: bytes, mode: int) -> bool:
     try:
-        # O_NONBLOCK: a FIFO at this path must not hang the rebuild.
-        fd = os.open(final, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, CURRENT.read_flags())
     except OSError:
-        return write_atomic(directory, name, data, mode)
+        return False
     try:
         st = os.fstat(fd)
-        same = _hook.trusted(st, _hook._S_IFREG) and st.st_size == len(data) and st.st_mode & 0o777 == mode
-        if same:
-            chunks = []
-            while True:
-                chunk = os.read(fd, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            same = b"".join(chunks) == data
+        if not (CURRENT.safe(st, stat.S_IFREG) and st.st_size == len(data) and CURRENT.same_mode(st, mode)):
+            return False
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks) == data
+    except OSError:
+        return False
     finally:
         os.close(fd)
-    return final if same else write_atomic(directory, name, data, mode)
 
 
 def write_atomic(directory: str, name: str, data: bytes, mode: int = 0o644) -> str:
     """Write ``directory/name`` all at once; return its path."""
     final = os.path.join(directory, name)
     tmp = os.path.join(directory, "%s%d-%s" % (_TMP_PREFIX, os.getpid(), os.urandom(6).hex()))
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(tmp, flags, mode)
+    fd = os.open(tmp, CURRENT.write_flags(), mode)
     try:
         try:
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
-            os.fchmod(fd, mode)  # umask must not widen or narrow it
+            CURRENT.set_mode(fd, mode)
         finally:
             os.close(fd)
-        os.replace(tmp, final)
+        try:
+            CURRENT.replace(tmp, final)
+        except PermissionError:
+            # Windows: a reader still holds the destination. A bundle is
+            # named by its content, so one already there is just as good.
+            if not (_layout.is_ours(name) and _same_content(final, data, mode)):
+                raise
+            os.unlink(tmp)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -106,7 +139,7 @@ def write_atomic(directory: str, name: str, data: bytes, mode: int = 0o644) -> s
 
 
 def prune(directory: str) -> None:
-    """Remove old bundles no state refers to, and temp files left by crashes.
+    """Remove old bundles no state refers to, stale fast states, and temp files left by crashes.
 
     A bundle outlives its state by a week: processes started before a
     rebuild keep reading the old file on every new connection.
@@ -119,17 +152,28 @@ def prune(directory: str) -> None:
     keep: set[str] = set()
     for name in names:
         if name.startswith("state-"):
-            state = _hook.read_state(os.path.join(directory, name))
+            state = _state.read_state(os.path.join(directory, name))
             if state is not None:
                 keep.update(os.path.basename(path) for _, path, _ in state[1])
     for name in names:
+        path = os.path.join(directory, name)
+        if name.startswith("fast-"):
+            # Useful only while every bundle it names is current.
+            data = _state.read_file(path)
+            lines = _state.parse_fast(data) if data is not None else None
+            bundles = [f[1] for f in lines or [] if f[0] == "B" and len(f) == 3]
+            if lines is None or any(
+                not os.path.exists(b) or (os.path.dirname(b) == directory and os.path.basename(b) not in keep)
+                for b in bundles
+            ):
+                _unlink(path)
+            continue
         if name.startswith(_TMP_PREFIX):
             limit = _KEEP_TEMP_SECONDS
-        elif _hook.is_ours(name) and name not in keep:
+        elif _layout.is_ours(name) and name not in keep:
             limit = _KEEP_OLD_BUNDLES_SECONDS
         else:
             continue
-        path = os.path.join(directory, name)
         try:
             if now - os.lstat(path).st_mtime > limit:
                 os.unlink(path)
@@ -137,35 +181,52 @@ def prune(directory: str) -> None:
             pass
 
 
-def primary_problem() -> str | None:
-    """Why there is no per-user cache directory to use, or None.
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
-    An explicit CERT_SESSION_CACHE_DIR (or XDG_CACHE_HOME) is created if
-    missing; a HOME that does not exist is not: creating someone's home
-    directory is not a cache's business.
-    """
-    environ = os.environ
-    configured = environ.get("CERT_SESSION_CACHE_DIR", "")
-    if configured and os.path.isabs(configured):
-        return None
-    if _hook.user_cache_dir() is None:
-        return "HOME is not set, so there is no per-user cache directory"
-    xdg = environ.get("XDG_CACHE_HOME", "")
-    home = environ.get("HOME", "")
-    if not (xdg and os.path.isabs(xdg)) and home and not os.path.isdir(home):
-        return "HOME=%s does not exist, so there is no per-user cache directory" % home
-    return None
+
+def primary_problem() -> tuple[str, bool] | None:
+    """Why the per-user cache directory is not used: (sentence, worth a warning), or None."""
+    return CURRENT.cache_problem(os.environ)
 
 
 def writable_dirs() -> list[tuple[str, bool]]:
     """Directories to write to, best first, with whether each is a fallback."""
-    key = _hook.env_key()
+    key = _layout.env_key()
     dirs = []
-    primary = _hook.user_cache_dir()
+    primary = _layout.user_cache_dir()
     if primary and primary_problem() is None:
         dirs.append((os.path.join(primary, key), False))
-    dirs.append((os.path.join(_hook.fallback_cache_dir(), key), True))
+    dirs.append((os.path.join(_layout.fallback_cache_dir(), key), True))
     return dirs
+
+
+def candidate_dirs() -> Iterator[str]:
+    """State directories to read, best first (lazily: the fallback costs a stat)."""
+    yield _layout.SYSTEM_CACHE_DIR
+    key = _layout.env_key()
+    primary = _layout.user_cache_dir()
+    if primary:
+        yield os.path.join(primary, key)
+    yield os.path.join(_layout.fallback_cache_dir(), key)
+
+
+def fast_dir() -> str | None:
+    """Where the start-up fast path looks first for its state, if it may be used."""
+    primary = _layout.user_cache_dir()
+    if not primary or primary_problem() is not None:
+        return None
+    return os.path.join(primary, _layout.env_key())
+
+
+def safe_dir(path: str) -> bool:
+    try:
+        return CURRENT.safe(os.lstat(path), stat.S_IFDIR)
+    except OSError:
+        return False
 
 
 def private_temp_dir() -> str:
@@ -180,3 +241,26 @@ def remove_tree(path: str) -> None:
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)
+
+
+def load_fresh_state(config: str) -> tuple[dict[str, str] | None, str, str | None]:
+    """(exports, "", directory) of the first fresh state for ``config``, else (None, why, None)."""
+    name = _state.state_name(config)
+    why = "no state yet"
+    for directory in candidate_dirs():
+        try:
+            st = os.lstat(directory)
+        except OSError:
+            continue
+        if not CURRENT.safe(st, stat.S_IFDIR):
+            _log.debug("ignoring %s: not ours, a symlink, or writable by others" % directory)
+            continue
+        state = _state.read_state(os.path.join(directory, name))
+        if state is None or state[0] != config:
+            continue
+        exports, changed = _state.check_state(directory, state)
+        if exports is not None:
+            _log.debug("steady state from %s" % directory)
+            return exports, "", directory
+        why = changed
+    return None, why, None

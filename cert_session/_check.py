@@ -25,8 +25,7 @@ import time
 import urllib.parse
 from typing import NamedTuple
 
-from cert_session import _sources
-from cert_session import _startup as _hook
+from cert_session import _config, _layout, _sources
 from cert_session._x509 import CertInfo, DERError, format_time, parse_certificate
 
 __all__ = ["check", "Target", "parse_target"]
@@ -253,8 +252,8 @@ def _bundles() -> tuple[str | None, str, str | None, list[_sources.CompanyCert],
     """(base path, base description, merged path, company certs, note)."""
     from cert_session import _api, _rebuild
 
-    origs = {v: _hook.original_value(v) for v in _hook.TARGETS.values()}
-    spec = _hook.base_spec("requests", origs)
+    origs = {v: _config.original_value(v) for v in _config.TARGETS.values()}
+    spec = _config.base_spec("requests", origs)
     base = _rebuild.resolve_base(spec)
     sources = _sources.load()
     note = None
@@ -379,6 +378,6 @@ def _report_fetch(url: str, timeout: float, out_dir: str) -> None:
     print(
         "  Compare this fingerprint with the one your IT department publishes. If it matches, "
         "add the file to CERT_SESSION_CERTS, or put it in %s before building your company wheel "
-        "(`cert-session package --cert %s ...`)." % (_hook.PACKAGE_CERTS_DIR, path)
+        "(`cert-session package --cert %s ...`)." % (_layout.PACKAGE_CERTS_DIR, path)
     )
 

@@ -11,7 +11,7 @@ __all__ = ["main"]
 
 
 def _where(args: argparse.Namespace) -> int:
-    from cert_session import where
+    from cert_session._api import where
 
     print(where())
     return 0
@@ -29,14 +29,14 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    from cert_session import _startup as hook
+    from cert_session import _startup
 
     if args.system:
         from cert_session._api import rebuild_system
 
         exports = rebuild_system()
     else:
-        exports = hook.activate(force=True)
+        exports = _startup.activate(force=True)
     if not exports:
         print("nothing exported: no usable company certificate (see `cert-session status`)")
         return 1

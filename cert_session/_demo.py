@@ -19,7 +19,7 @@ import tempfile
 import threading
 from typing import Any
 
-from cert_session import _startup as _hook
+from cert_session import _config
 
 __all__ = ["demo"]
 
@@ -53,7 +53,7 @@ def _child_env(work: str, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("CERT_SESSION_") and k not in _hook.TARGETS.values() and k != "PYTHONPATH"
+        if not k.startswith("CERT_SESSION_") and k not in _config.TARGETS.values() and k != "PYTHONPATH"
     }
     env["CERT_SESSION_CACHE_DIR"] = os.path.join(work, "cache")
     env.update(extra)

@@ -20,16 +20,14 @@ import re
 import sys
 import zipfile
 
-import cert_session_hook
-from cert_session import _pem, _sources
-from cert_session import _startup as _hook
+from cert_session import _config, _defaults, _layout, _pem, _sources
 
 __all__ = ["package"]
 
 _NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*([.-]?(a|b|rc|post|dev)[0-9]*)*(\+[A-Za-z0-9.]+)?$")
 _SKIP_DIRS = {"__pycache__", "_prebuilt", "certs"}
-# The hook's default-targets line, as shipped; --targets rewrites it.
+# The default-targets line of cert_session/_defaults.py, as shipped; --targets rewrites it.
 _TARGETS_LINE = re.compile(r'^DEFAULT_TARGETS = "[^"\n]*"$', re.M)
 
 
@@ -44,14 +42,12 @@ def _record_line(name: str, data: bytes) -> str:
 
 def _installed_files() -> dict[str, bytes]:
     """The files this installation runs, keyed by their path in a wheel."""
-    import cert_session
-
     files: dict[str, bytes] = {}
-    hook_file = cert_session_hook.__file__
+    # By path, not by importing cert_session_hook: that module runs on import.
     for name, path in (
-        ("cert_session_hook.py", hook_file),
-        ("cert_session_hook.pth", os.path.join(_hook.HERE, "cert_session_hook.pth")),
-        ("cert_session_hook.start", os.path.join(_hook.HERE, "cert_session_hook.start")),
+        ("cert_session_hook.py", os.path.join(_layout.HERE, "cert_session_hook.py")),
+        ("cert_session_hook.pth", os.path.join(_layout.HERE, "cert_session_hook.pth")),
+        ("cert_session_hook.start", os.path.join(_layout.HERE, "cert_session_hook.start")),
     ):
         try:
             with open(path, "rb") as f:
@@ -60,7 +56,7 @@ def _installed_files() -> dict[str, bytes]:
             raise PackageError(
                 "cannot read %s (%s); reinstall cert-session-company and try again" % (path, exc.strerror or exc)
             ) from None
-    package_dir = os.path.dirname(os.path.abspath(cert_session.__file__))
+    package_dir = _layout.PACKAGE_DIR
     for root, dirs, names in os.walk(package_dir):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
         for name in sorted(names):
@@ -73,18 +69,18 @@ def _installed_files() -> dict[str, bytes]:
     return files
 
 
-def _set_targets(hook_source: bytes, targets: str) -> bytes:
+def _set_targets(defaults_source: bytes, targets: str) -> bytes:
     chosen = [t.strip().lower() for t in targets.split(",") if t.strip()]
-    unknown = [t for t in chosen if t not in _hook.TARGETS]
+    unknown = [t for t in chosen if t not in _config.TARGETS]
     if unknown or not chosen:
         raise PackageError(
             "--targets %r: unknown target(s) %s; choose from %s"
-            % (targets, ", ".join(unknown) or "(none given)", ", ".join(_hook.TARGETS))
+            % (targets, ", ".join(unknown) or "(none given)", ", ".join(_config.TARGETS))
         )
-    text = hook_source.decode("utf-8")
+    text = defaults_source.decode("utf-8")
     new, count = _TARGETS_LINE.subn('DEFAULT_TARGETS = "%s"' % ",".join(dict.fromkeys(chosen)), text)
     if count != 1:
-        raise PackageError("cannot find the DEFAULT_TARGETS line in %s; is this installation modified?" % cert_session_hook.__file__)
+        raise PackageError("cannot find the DEFAULT_TARGETS line in %s; is this installation modified?" % _layout.DEFAULTS_FILE)
     return new.encode("utf-8")
 
 
@@ -137,7 +133,7 @@ def build_wheel(name: str, version: str, certs: dict[str, bytes], targets: str |
         raise PackageError("%r is not a valid version (for example 1.0 or 2026.5.1)" % version)
     files = _installed_files()
     if targets is not None:
-        files["cert_session_hook.py"] = _set_targets(files["cert_session_hook.py"], targets)
+        files["cert_session/_defaults.py"] = _set_targets(files["cert_session/_defaults.py"], targets)
     files.update(certs)
     dist = re.sub(r"[-_.]+", "_", name).lower()
     info = "%s-%s.dist-info" % (dist, version)
@@ -148,11 +144,11 @@ def build_wheel(name: str, version: str, certs: dict[str, bytes], targets: str |
         "Summary: %s's CA certificates trusted on top of the public roots in every Python process "
         "(built with cert-session %s)\n"
         "Requires-Python: >=3.8\n"
-        "Requires-Dist: certifi\n" % (name, version, name, _hook.__version__)
+        "Requires-Dist: certifi\n" % (name, version, name, _defaults.__version__)
     )
     files[info + "/METADATA"] = metadata.encode()
     files[info + "/WHEEL"] = (
-        "Wheel-Version: 1.0\nGenerator: cert-session %s\nRoot-Is-Purelib: true\nTag: py3-none-any\n" % _hook.__version__
+        "Wheel-Version: 1.0\nGenerator: cert-session %s\nRoot-Is-Purelib: true\nTag: py3-none-any\n" % _defaults.__version__
     ).encode()
     files[info + "/entry_points.txt"] = b"[console_scripts]\ncert-session = cert_session._cli:main\n"
     files[info + "/top_level.txt"] = b"cert_session\ncert_session_hook\n"
@@ -181,7 +177,7 @@ def package(name: str, certs: list[str], out_dir: str, targets: str | None = Non
         pem_files, warnings = validate(certs)
         for w in warnings:
             print("warning: %s" % w)
-        path = build_wheel(name, version or _hook.__version__, pem_files, targets, out_dir)
+        path = build_wheel(name, version or _defaults.__version__, pem_files, targets, out_dir)
     except PackageError as exc:
         print("cert-session: %s" % exc, file=sys.stderr)
         return 1

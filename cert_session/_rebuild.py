@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
-from cert_session import _cache, _pem, _sources
-from cert_session import _startup as _hook
+from cert_session import _cache, _config, _defaults, _layout, _log, _pem, _sources, _state
+from cert_session._platform import CURRENT
 from cert_session._sources import Problem
 
 TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 else:
     from cert_session._record import Record
 
-__all__ = ["Base", "resolve_base", "rebuild", "build"]
+__all__ = ["Base", "resolve_base", "rebuild", "build", "build_fingerprinted", "write", "report", "bundle_for"]
 
 MAX_BASE_SIZE = 64 << 20
 
@@ -48,15 +49,17 @@ def _certifi_base() -> Base:
             "certifi:",
             None,
             "certifi",
-            [os.path.join(_hook.HERE, "certifi")],
+            [os.path.join(_layout.HERE, "certifi")],
             "certifi is not installed in this environment (%s); install it with "
-            "`python -m pip install certifi`" % _hook.HERE,
+            "`python -m pip install certifi`" % _layout.HERE,
         )
     package_dir = os.path.dirname(spec.origin)
     pem = os.path.join(package_dir, "cacert.pem")
-    inputs = [package_dir, spec.origin]
     if os.path.isfile(pem):
-        return Base("certifi:", pem, "certifi (%s)" % package_dir, inputs + [pem], None)
+        # Its stat alone is enough: an upgrade, a reinstall (new inode) and
+        # an uninstall, or a switch to a distro certifi without it, all change it.
+        return Base("certifi:", pem, "certifi (%s)" % package_dir, [pem], None)
+    inputs = [package_dir, spec.origin]
     # Debian's and Fedora's certifi ship no cacert.pem: where() names the
     # system bundle. Honour it (this costs the import, once per change).
     try:
@@ -81,6 +84,9 @@ def _openssl_base() -> Base:
     _, path, _, _ = _ssl.get_default_verify_paths()
     if path and os.path.isfile(path):
         return Base("openssl:", path, "OpenSSL default (%s)" % path, [path], None)
+    for other in CURRENT.openssl_cafile_fallbacks():
+        if os.path.isfile(other):
+            return Base("openssl:", other, "system CA file %s (OpenSSL's default %s is missing)" % (other, path), [path, other], None)
     # No default file (python.org builds before "Install Certificates", some
     # containers). A company-only file would *replace* the roots for clients
     # that take the variable as their whole trust store (curl, git, httpx's
@@ -132,7 +138,7 @@ def build(
         inputs.extend(base.inputs)
         if not company:
             continue
-        var = _hook.TARGETS[target]
+        var = _config.TARGETS[target]
         if base.problem:
             problems.append(Problem("warning", base.path or spec, "%s: %s." % (var, base.problem)))
             continue
@@ -161,27 +167,14 @@ def build(
             base_ders = b"".join(b.cert_der for b in blocks)
             problems.extend(_sources.chain_problems(sources.certs, base_ders, base.path or spec))
         merged = _pem.merge(blocks, company)
-        name = "%s%s.pem" % (_hook.BUNDLE_PREFIX, hashlib.sha256(merged).hexdigest()[:32])
+        name = "%s%s.pem" % (_layout.BUNDLE_PREFIX, hashlib.sha256(merged).hexdigest()[:32])
         bundles[var] = (name, merged)
     return bundles, inputs, problems, resolved
 
 
-def state_text(config: str, exports: dict[str, tuple[str, int]], fingerprints: list[tuple[str, str]]) -> bytes:
-    import time
-
-    reason = " ".join(_hook.last_reason.split())
-    lines = [_hook.STATE_MAGIC, "C\t" + config, "W\t%d\t%s" % (time.time(), reason)]
-    lines += ["E\t%s\t%s\t%d" % (var, path, size) for var, (path, size) in sorted(exports.items())]
-    lines += ["I\t%s\t%s" % item for item in fingerprints]
-    lines.append("Z")  # the hook ignores a state without it: a truncated file
-    text = "\n".join(lines) + "\n"
-    if text.count("\n") != len(lines) or any(line.count("\t") > 3 for line in lines):
-        raise ValueError("a path contains a tab or newline; not caching")
-    return text.encode("utf-8", "surrogateescape")
-
-
 def write(
     config: str,
+    reason: str,
     bundles: dict[str, tuple[str, bytes]],
     fingerprints: list[tuple[str, str]],
     dirs: list[tuple[str, bool]],
@@ -200,9 +193,9 @@ def write(
                 exports[var] = (path, len(data))
             # The hook never reads a bundle: watching each one's stat identity
             # turns any rewrite of it (same size or not) into a rebuild.
-            watched = fingerprints + [(path, _hook.fingerprint(path)) for path, _ in sorted(exports.values())]
-            state = state_text(config, exports, watched)
-            _cache.write_atomic(directory, os.path.basename(_hook.state_path(directory, config)), state, 0o600)
+            watched = fingerprints + [(path, _layout.fingerprint(path)) for path, _ in sorted(exports.values())]
+            state = _state.state_text(config, reason, time.time(), exports, watched)
+            _cache.write_atomic(directory, _state.state_name(config), state, 0o600)
             _cache.prune(directory)
         except (OSError, ValueError) as exc:
             failures.append("%s (%s)" % (directory, getattr(exc, "strerror", None) or exc))
@@ -226,24 +219,30 @@ def build_fingerprinted(
     change during the rebuild causes another rebuild rather than a stale state.
     """
     _, watched, _ = _sources.discover(certs_env)
-    pre = {p: _hook.fingerprint(p) for p in watched}
+    pre = {p: _layout.fingerprint(p) for p in watched}
     bundles, inputs, problems, _ = build(bases, certs_env, check_chain)
-    fingerprints = [(path, pre.get(path) or _hook.fingerprint(path)) for path in dict.fromkeys(inputs)]
+    fingerprints = [(path, pre.get(path) or _layout.fingerprint(path)) for path in dict.fromkeys(inputs)]
     return bundles, fingerprints, problems
 
 
-def rebuild(config: str, bases: list[tuple[str, str]], certs_env: str, check_chain: bool = True) -> dict[str, str]:
+def rebuild(
+    config: str, bases: list[tuple[str, str]], certs_env: str, reason: str, check_chain: bool = True
+) -> dict[str, str]:
     """The hook's slow path: build, write, report at most one line."""
     bundles, fingerprints, problems = build_fingerprinted(bases, certs_env, check_chain)
     dirs = _cache.writable_dirs()
-    exports, note = write(config, bundles, fingerprints, dirs)
+    exports, note = write(config, reason, bundles, fingerprints, dirs)
     problem = _cache.primary_problem()
     if problem and exports and note is None:
-        note = "%s; using %s. Set HOME or CERT_SESSION_CACHE_DIR" % (problem, os.path.dirname(next(iter(exports.values()))))
+        where = os.path.dirname(next(iter(exports.values())))
+        if problem[1]:
+            note = "%s; using %s. Set HOME or CERT_SESSION_CACHE_DIR" % (problem[0], where)
+        else:
+            _log.debug("%s; using %s" % (problem[0], where))
     if not exports and bundles and note and "cannot write" in note:
         try:
             last = _cache.private_temp_dir()
-            exports, _ = write(config, bundles, fingerprints, [(last, True)])
+            exports, _ = write(config, reason, bundles, fingerprints, [(last, True)])
             if exports:
                 note = "no usable cache directory; using %s for this process. Set CERT_SESSION_CACHE_DIR to a writable directory you own" % last
                 # No later start can find this directory: without this, every
@@ -273,6 +272,27 @@ def report(problems: list[Problem], note: str | None) -> None:
     line = messages[0].rstrip(".")
     if len(messages) > 1:
         line += " (and %d more; run `cert-session status`)" % (len(messages) - 1)
-    _hook.warn(line)
+    _log.warn(line)
     for extra in messages[1:]:
-        _hook.debug(extra)
+        _log.debug(extra)
+
+
+def bundle_for(base_spec: str, extra: list[str]) -> str:
+    """A cached bundle of ``base_spec`` + company certificates + ``extra`` files.
+
+    Used by ``Session`` and the verify guard; built and cached exactly like
+    the main bundle (content-addressed, atomic, rebuilt when inputs change).
+    """
+    configured = _config.absolute_paths(os.environ.get("CERT_SESSION_CERTS", ""))
+    certs_env = os.pathsep.join([e for e in [configured] if e] + [os.path.abspath(p) for p in extra])
+    config = "\x1f".join([_defaults.__version__, certs_env, _layout.HERE, "explicit=" + base_spec])
+    exports, why, _ = _cache.load_fresh_state(config)
+    if exports is None:
+        exports = rebuild(config, [("requests", base_spec)], certs_env, why, check_chain=False)
+    path = exports.get(_config.TARGETS["requests"])
+    if path is None:
+        base = resolve_base(base_spec)
+        if base.path is None:
+            raise RuntimeError("no CA bundle: %s" % base.problem)
+        return base.path
+    return path

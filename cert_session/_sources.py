@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from cert_session import _startup as _hook
+from cert_session import _layout
 from cert_session._pem import Block, iter_blocks, looks_like_pem
 from cert_session._x509 import CertInfo, DERError, format_time, parse_certificate
 
@@ -96,9 +96,9 @@ def discover(certs_env: str | None = None) -> tuple[list[tuple[str, str]], list[
     if certs_env is None:
         certs_env = os.environ.get("CERT_SESSION_CERTS", "")
     files: list[tuple[str, str]] = []
-    inputs = [_hook.PACKAGE_CERTS_DIR]
+    inputs = [_layout.PACKAGE_CERTS_DIR]
     problems: list[Problem] = []
-    for path in _dir_files(_hook.PACKAGE_CERTS_DIR):
+    for path in _dir_files(_layout.PACKAGE_CERTS_DIR):
         files.append((path, "package"))
     for entry in certs_env.split(os.pathsep):
         if not entry:

@@ -1,101 +1,49 @@
-"""The general start-up logic: every target, every configuration, rebuilds.
+"""The general start-up path: every target, every configuration, rebuilds.
 
-``cert_session_hook`` (the tiny module the .pth imports) handles the common
-steady state itself and comes here for everything else: other targets, a
-changed input, no state yet, debugging, and the explicit API
-(``cert_session.activate()``, ``cert-session rebuild``). It never imports
-more than ``os`` and ``sys`` unless it has to rebuild, when it imports
-``cert_session._rebuild``. See docs/design.md.
+``cert_session_hook`` (the module the .pth imports) handles a steady start
+itself, from the fast state this module writes, and hands over here for
+everything else: no fast state for this environment yet, a changed input,
+debugging. The explicit API (``cert_session.activate()``, ``cert-session
+rebuild``) comes here too. It imports ``cert_session._rebuild`` only when it
+has to rebuild. See docs/design.md.
 """
+
+from __future__ import annotations
 
 import os
 import sys
 
-import cert_session_hook
-from cert_session_hook import (  # shared with the fast path, defined once
-    _EUID,
-    _S_IFDIR,
-    _S_IFREG,
-    HERE,
-    STATE_MAGIC,
-    VerifyGuardFinder,
-    __version__,
-    digest64,
-    env_key,
-    fingerprint,
-    is_ours,
-    parse_state,
-    read_state,
-    trusted,
-    user_cache_dir,
-    verify_guard,
-)
-from cert_session_hook import (
-    check_state as _check_state,
-)
+from cert_session import _cache, _config, _layout, _log, _state
 
-TARGETS = {  # target -> variable it exports
-    "requests": "REQUESTS_CA_BUNDLE",
-    "ssl": "SSL_CERT_FILE",
-    "curl": "CURL_CA_BUNDLE",
-    "aws": "AWS_CA_BUNDLE",
-    "git": "GIT_SSL_CAINFO",
-    "node": "NODE_EXTRA_CA_CERTS",
-}
-_DEFAULT_BASE = {  # a target's base when nobody preset its variable
-    "requests": "certifi:",
-    "ssl": "openssl:",
-    "curl": "openssl:",
-    "aws": "certifi:",
-    "git": "openssl:",
-    "node": "none:",  # Node appends NODE_EXTRA_CA_CERTS to its own roots
-}
-ORIG_PREFIX = "CERT_SESSION_ORIG_"
-BUNDLE_PREFIX = "cert-session-"
-PACKAGE_CERTS_DIR = os.path.join(HERE, "cert_session", "certs")
-# Prebuilt by `cert-session rebuild --system` for read-only images.
-SYSTEM_CACHE_DIR = os.path.join(HERE, "cert_session", "_prebuilt")
-# Variables whose values decide everything activate() computes.
-_WATCHED_ENV = tuple(TARGETS.values()) + tuple(ORIG_PREFIX + v for v in TARGETS.values()) + (
-    "CERT_SESSION_CERTS",
-    "CERT_SESSION_TARGETS",
-    "CERT_SESSION_CACHE_DIR",
-    "XDG_CACHE_HOME",
-    "HOME",
-)
-# Names defined in cert_session_hook and used through this module by the package.
-__all__ = [
-    "HERE", "STATE_MAGIC", "VerifyGuardFinder", "__version__", "digest64", "env_key", "fingerprint",
-    "is_ours", "parse_state", "read_state", "trusted", "user_cache_dir", "verify_guard", "_S_IFDIR",
-    "_S_IFREG", "_EUID",
-]
+__all__ = ["start", "activate", "apply", "verify_guard", "write_fast_state", "GuardFinder"]
 
 TYPE_CHECKING = False  # typing is not imported at start-up; mypy knows this name
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any
 
-    from cert_session_hook import State
-
-_done = None  # type: tuple[tuple[str | None, ...], dict[str, str]] | None
-last_reason = "no state yet"  # why the last rebuild happened, for status
+_done: tuple[tuple[str | None, ...], dict[str, str]] | None = None
+last_reason = "no state yet"  # why the last rebuild happened, for tests and debugging
 
 
 def start() -> None:
-    """Entry point of the ``.pth`` line and the PEP 829 ``.start`` file."""
+    """The fast path's hand-off. Never raises: at most one line on stderr."""
     try:
         if os.environ.get("CERT_SESSION_DISABLE", "") not in ("", "0"):
-            debug("CERT_SESSION_DISABLE is set: doing nothing")
+            _log.debug("CERT_SESSION_DISABLE is set: doing nothing")
             return
         activate()
     except Exception as exc:  # noqa: BLE001 - start-up must never fail because of us
-        warn(
+        _log.warn(
             "start-up hook failed (%s: %s); continuing without company certificates. "
             "CERT_SESSION_DEBUG=1 explains, CERT_SESSION_DISABLE=1 turns the hook off"
             % (type(exc).__name__, exc)
         )
 
 
-def activate(force: bool = False) -> "dict[str, str]":
+def activate(force: bool = False) -> dict[str, str]:
     """Export the merged bundles; return {VAR: path} of what was exported.
 
     Raises on unexpected errors; ``start()`` is the never-raising wrapper.
@@ -103,169 +51,156 @@ def activate(force: bool = False) -> "dict[str, str]":
     global _done, last_reason
     environ = os.environ
     if _done is not None and not force:
-        # A venv's .pth lines run twice on some Pythons: nothing changed since.
-        if tuple(environ.get(v) for v in _WATCHED_ENV) == _done[0]:
+        # Called again with nothing changed since (status, where()).
+        if tuple(environ.get(v) for v in _config.WATCHED_ENV) == _done[0]:
             return _done[1]
-    config, bases, certs_env, origs = current_config()
-    last_reason = "asked for (cert-session rebuild)" if force else "no state yet"
-    exports = None if force else load_fresh_state(config)
+    key = _state.fast_key(environ)  # the raw environment, before we change it
+    config, bases, certs_env, origs = _config.current_config()
+    exports: dict[str, str] | None = None
+    if force:
+        last_reason = "asked for (cert-session rebuild)"
+    else:
+        exports, last_reason, _ = _cache.load_fresh_state(config)
     if exports is None:
-        debug("rebuilding: %s" % last_reason)
+        _log.debug("rebuilding: %s" % last_reason)
         from cert_session import _rebuild
 
-        exports = _rebuild.rebuild(config, bases, certs_env)
-    apply(exports, origs)
-    _done = (tuple(environ.get(v) for v in _WATCHED_ENV), exports)
+        exports = _rebuild.rebuild(config, bases, certs_env, last_reason)
+    sets, unsets = apply(exports, origs)
+    directory = _cache.fast_dir()
+    if directory is not None and _config.cwd_independent():
+        try:
+            _write_fast(directory, key, sets, unsets, exports)
+        except (OSError, ValueError) as exc:
+            _log.debug("no fast state for this environment (%s)" % exc)
+    _done = (tuple(environ.get(v) for v in _config.WATCHED_ENV), exports)
     return exports
 
 
-def current_config() -> "tuple[str, list[tuple[str, str]], str, dict[str, str]]":
-    """(config key, [(target, base spec)], CERT_SESSION_CERTS, originals)."""
+def apply(exports: dict[str, str], origs: dict[str, str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Set exported variables; undo inherited ones we no longer export. Returns (sets, unsets)."""
     environ = os.environ
-    origs = {}
-    for var in TARGETS.values():  # original_value(), inlined: this runs at every start
-        value = environ.get(var, "")
-        if value and is_ours(value):
-            value = environ.get(ORIG_PREFIX + var, "")
-            if is_ours(value):
-                value = ""
-        origs[var] = value
-    certs_env = absolute_paths(environ.get("CERT_SESSION_CERTS", ""))
-    bases = [(t, base_spec(t, origs)) for t in selected_targets()]
-    config = "\x1f".join([__version__, certs_env, HERE] + ["%s=%s" % tb for tb in bases])
-    return config, bases, certs_env, origs
-
-
-def apply(exports: "dict[str, str]", origs: "dict[str, str]") -> None:
-    """Set exported variables; undo inherited ones we no longer export."""
-    environ = os.environ
+    sets: list[tuple[str, str]] = []
+    unsets: list[str] = []
     for var, orig in origs.items():
         if var in exports:
-            debug("%s=%s (base %s)" % (var, exports[var], orig or "default"))
-            environ[var] = exports[var]
-            environ[ORIG_PREFIX + var] = orig
-        elif is_ours(environ.get(var, "")):
+            _log.debug("%s=%s (base %s)" % (var, exports[var], orig or "default"))
+            sets += [(var, exports[var]), (_config.ORIG_PREFIX + var, orig)]
+        elif _layout.is_ours(environ.get(var, "")):
             # Inherited from a parent that exported it; we no longer do.
             if orig:
-                environ[var] = orig
+                sets.append((var, orig))
             else:
-                del environ[var]
-            environ.pop(ORIG_PREFIX + var, None)
-    verify_guard(exports.get(TARGETS["requests"]))
+                unsets.append(var)
+            unsets.append(_config.ORIG_PREFIX + var)
+    for var, value in sets:
+        environ[var] = value
+    for var in unsets:
+        environ.pop(var, None)
+    verify_guard(exports.get(_config.TARGETS["requests"]))
+    return sets, unsets
 
 
-def selected_targets() -> "list[str]":
-    raw = os.environ.get("CERT_SESSION_TARGETS") or cert_session_hook.DEFAULT_TARGETS
-    if raw == "requests":
-        return ["requests"]
-    chosen = []
-    for name in raw.split(","):
-        name = name.strip().lower()
-        if name in TARGETS and name not in chosen:
-            chosen.append(name)
-        elif name and name not in TARGETS:
-            debug("unknown target %r in CERT_SESSION_TARGETS ignored" % name)
-    return chosen
+def write_fast_state(directory: str, exports: dict[str, str], origs: dict[str, str]) -> None:
+    """The fast state of a fresh process with these originals (``rebuild --system``)."""
+    raw = {var: origs.get(var, "") for var in _config.TARGETS.values()}
+    for name in ("CERT_SESSION_TARGETS", "CERT_SESSION_CERTS"):
+        raw[name] = os.environ.get(name, "")
+    sets: list[tuple[str, str]] = []
+    for var, orig in origs.items():
+        if var in exports:
+            sets += [(var, exports[var]), (_config.ORIG_PREFIX + var, orig)]
+    _write_fast(directory, _state.fast_key(raw), sets, [], exports)
 
 
-def original_value(var: str) -> str:
-    """The value ``var`` had before any cert-session hook touched it.
-
-    A child inherits our variable: re-derive from the saved original, so a
-    merged bundle is never merged into itself.
-    """
-    value = os.environ.get(var, "")
-    if is_ours(value):
-        value = os.environ.get(ORIG_PREFIX + var, "")
-        if is_ours(value):
-            value = ""
-    return value
-
-
-def base_spec(target: str, origs: "dict[str, str]") -> str:
-    """Describe the bundle ``target``'s client would use without us."""
-    var = TARGETS[target]
-    if origs[var]:
-        return "file:" + os.path.abspath(origs[var])
-    if target == "requests" and origs["CURL_CA_BUNDLE"]:
-        # requests falls back on CURL_CA_BUNDLE (requests/sessions.py)
-        return "file:" + os.path.abspath(origs["CURL_CA_BUNDLE"])
-    return _DEFAULT_BASE[target]
-
-
-def absolute_paths(value: str) -> str:
-    """Make relative entries absolute: a state must not depend on the cwd."""
-    if not value:
-        return value
-    parts = value.split(os.pathsep)
-    if all(os.path.isabs(p) for p in parts if p):
-        return value
-    return os.pathsep.join(os.path.abspath(os.path.expanduser(p)) for p in parts if p)
-
-
-def fallback_cache_dir() -> str:
-    """A private place when the user cache cannot be used safely."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-    if runtime and os.path.isabs(runtime) and os.path.isdir(runtime):
-        return os.path.join(runtime, "cert-session")
-    tmp = os.environ.get("TMPDIR", "")
-    if not os.path.isabs(tmp):
-        tmp = "/tmp"  # noqa: S108 - only a parent: the directory under it must be ours and 0700
-    return os.path.join(tmp, "cert-session-%d" % _EUID)
-
-
-def candidate_dirs() -> "Iterator[str]":
-    """State directories to read, best first (lazily: the fallback costs a stat)."""
-    yield SYSTEM_CACHE_DIR
-    key = env_key()
-    primary = user_cache_dir()
-    if primary:
-        yield os.path.join(primary, key)
-    yield os.path.join(fallback_cache_dir(), key)
-
-
-def state_path(directory: str, config: str) -> str:
-    return os.path.join(directory, "state-" + digest64(config))
-
-
-def load_fresh_state(config: str) -> "dict[str, str] | None":
-    """The exports recorded for ``config`` if every input is unchanged."""
-    name = "state-" + digest64(config)
-    for directory in candidate_dirs():
+def _write_fast(
+    directory: str, key: str, sets: list[tuple[str, str]], unsets: list[str], exports: dict[str, str]
+) -> None:
+    """Record what this start did, for the fast path to repeat while nothing changes."""
+    config = _config.current_config()[0]
+    bundle_paths = set(exports.values())
+    # The state these exports came from (the bundles' directory), whose
+    # inputs the fast path must watch; none (a private temp directory): no fast state.
+    found = None
+    for candidate in [os.path.dirname(p) for p in sorted(bundle_paths)][:1] or list(_cache.candidate_dirs()):
+        state = _state.read_state(os.path.join(candidate, _state.state_name(config)))
+        if state is not None and state[0] == config and _cache.safe_dir(candidate):
+            found = state
+            break
+    if found is None:
+        return
+    inputs = [(_layout.DEFAULTS_FILE, _layout.fingerprint(_layout.DEFAULTS_FILE))]
+    inputs += [(p, fp) for p, fp in found[2] if p not in bundle_paths]
+    bundles: list[tuple[str, str]] = []
+    dirs = []
+    for path in sorted(bundle_paths):
         try:
-            st = os.lstat(directory)
+            bundles.append((path, _layout.stat_fingerprint(os.lstat(path))))
         except OSError:
-            continue
-        if not trusted(st, _S_IFDIR):
-            debug("ignoring %s: not ours, a symlink, or writable by others" % directory)
-            continue
-        state = read_state(os.path.join(directory, name))
-        if state is None or state[0] != config:
-            continue
-        exports = check_state(directory, state)
-        if exports is not None:
-            debug("steady state from %s" % directory)
-            return exports
-    return None
+            return
+        parent = os.path.dirname(path)
+        if parent != directory and parent not in dirs:
+            dirs.append(parent)
+    guard = exports.get(_config.TARGETS["requests"])
+    data = _state.fast_text(key, sets, unsets, guard, inputs, bundles, dirs)
+    _cache.ensure_private_dir(directory)
+    _cache.write_if_changed(directory, _state.fast_name(key), data, 0o600)
 
 
-def check_state(directory: str, state: "State") -> "dict[str, str] | None":
-    """Exports of a state whose inputs and bundles are all unchanged, else None."""
-    global last_reason
-    exports, why = _check_state(directory, state)
-    if exports is None:
-        last_reason = why
-    return exports
+# requests lets REQUESTS_CA_BUNDLE beat Session.verify (psf/requests#3829),
+# so exporting it would override a tool's own verify=False or verify=<file>.
+# A finder costs one set lookup per import until requests' sessions module
+# (or pip's vendored copy) is imported; cert_session._verify_guard then
+# applies the rule. It leaves sys.meta_path once both copies are guarded.
+# In steady state the fast path installs itself instead (same attributes).
+class GuardFinder:
+    cert_session_guard = True  # cert_session._verify_guard skips guards when it looks for the real spec
+
+    def __init__(self, bundle: str | None) -> None:
+        self.bundle = bundle
+        self.pending = set(GUARDED_MODULES)
+
+    def current_bundle(self) -> str | None:
+        return self.bundle
+
+    def set_bundle(self, bundle: str | None) -> None:
+        self.bundle = bundle
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name not in self.pending:
+            return None
+        from cert_session import _verify_guard
+
+        return _verify_guard.find_spec(self, name, path, target)
 
 
-def debug(message: str) -> None:
-    if os.environ.get("CERT_SESSION_DEBUG", "") not in ("", "0"):
-        sys.stderr.write("cert-session: debug: %s\n" % message)
+GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions")
 
 
-def warn(message: str) -> None:
-    """Write one line to stderr (the hook's only output)."""
-    try:
-        sys.stderr.write("cert-session: %s\n" % " ".join(str(message).split()))
-    except Exception:  # noqa: BLE001, S110 - a closed stderr must not break start-up
-        pass
+_finder: GuardFinder | None = None
+
+
+def verify_guard(bundle: str | None) -> None:
+    """Apply the verify rule to requests with ``bundle`` as the default (None: off).
+
+    One guard per process: the fast path's, if it installed itself (found
+    through sys.modules, not imported: it runs on import), else ours.
+    """
+    global _finder
+    hook = sys.modules.get("cert_session_hook")
+    finder: Any = hook if getattr(hook, "guarding", False) else _finder
+    if finder is None:
+        if bundle is None:
+            return
+        finder = _finder = GuardFinder(bundle)
+        if any(name in sys.modules for name in GUARDED_MODULES):  # activate() after import
+            from cert_session import _verify_guard
+
+            for name in GUARDED_MODULES:
+                if name in sys.modules:
+                    _verify_guard.guard(finder, name, sys.modules[name])
+        if finder.pending:
+            sys.meta_path.insert(0, finder)
+    finder.set_bundle(bundle)

@@ -12,8 +12,7 @@ import sys
 import sysconfig
 from typing import Any
 
-from cert_session import _rebuild, _sources
-from cert_session import _startup as _hook
+from cert_session import _config, _defaults, _layout, _rebuild, _sources, _startup
 from cert_session._x509 import CertInfo, iso_time
 
 __all__ = ["collect", "render", "SCHEMA"]
@@ -80,7 +79,7 @@ def _rebuilt(bundle: str | None) -> dict[str, Any]:
 def _base_row(target: str, spec: str, origs: dict[str, str]) -> dict[str, Any]:
     """The base bundle and where it comes from, for people and for --json."""
     base = _rebuild.resolve_base(spec)
-    var = _hook.TARGETS[target]
+    var = _config.TARGETS[target]
     kind = spec.split(":", 1)[0]
     variable = None
     certifi_version = None
@@ -143,7 +142,7 @@ def _activate_here(reason_if_inactive: str | None) -> str | None:
     if reason_if_inactive is not None:
         return None
     try:
-        _hook.activate()
+        _startup.activate()
     except Exception as exc:  # noqa: BLE001 - status must report, not crash
         return "the start-up hook fails here (%s: %s); run with CERT_SESSION_DEBUG=1" % (type(exc).__name__, exc)
     return None
@@ -163,18 +162,18 @@ def collect() -> dict[str, Any]:
         inactive = "cert_session_hook.pth is not installed in this environment's site-packages"
     failure = _activate_here(inactive)
 
-    targets = _hook.selected_targets()
-    origs = {var: _hook.original_value(var) for var in _hook.TARGETS.values()}
+    targets = _config.selected_targets()
+    origs = {var: _config.original_value(var) for var in _config.TARGETS.values()}
     sources = _sources.load(strict=True)
     problems = list(sources.problems)
 
     target_rows = []
     chain_base = None
     for target in targets:
-        spec = _hook.base_spec(target, origs)
-        var = _hook.TARGETS[target]
+        spec = _config.base_spec(target, origs)
+        var = _config.TARGETS[target]
         value = environ.get(var)
-        exported = bool(value) and _hook.is_ours(value or "")
+        exported = bool(value) and _layout.is_ours(value or "")
         base = _base_row(target, spec, origs)
         if chain_base is None and target != "node" and base["path"]:
             chain_base = base
@@ -207,7 +206,7 @@ def collect() -> dict[str, Any]:
     elif not sources.certs:
         active, reason = False, (
             "no usable company certificate (cert_session/certs/ in %s is empty and "
-            "CERT_SESSION_CERTS names none, or every one was rejected; see below)" % _hook.HERE
+            "CERT_SESSION_CERTS names none, or every one was rejected; see below)" % _layout.HERE
         )
     elif not any(row["exported"] for row in target_rows):
         active, reason = False, "no target variable was exported; see the problems below"
@@ -221,7 +220,7 @@ def collect() -> dict[str, Any]:
         problems.append(
             _sources.Problem(
                 "warning",
-                os.path.join(_hook.HERE, "cert_session_hook.py"),
+                os.path.join(_layout.HERE, "cert_session_hook.py"),
                 "%s all install the same files (cert_session_hook.py, cert_session/); the "
                 "last one installed won, and uninstalling either removes the hook for both. "
                 "Uninstall all but one, then reinstall the one you keep." % " and ".join(dists),
@@ -234,7 +233,7 @@ def collect() -> dict[str, Any]:
     cache_dirs = [d for d, _ in _cache.writable_dirs()]
     return {
         "schema": SCHEMA,
-        "version": _hook.__version__,
+        "version": _defaults.__version__,
         "python": sys.executable,
         "prefix": sys.prefix,
         "hook": {
@@ -248,7 +247,7 @@ def collect() -> dict[str, Any]:
             "targets": targets,
         },
         "targets": target_rows,
-        "cache": {"directory": cache_dirs[0], "fallback": cache_dirs[-1], "system": _hook.SYSTEM_CACHE_DIR},
+        "cache": {"directory": cache_dirs[0], "fallback": cache_dirs[-1], "system": _layout.SYSTEM_CACHE_DIR},
         "certificates": certificates,
         "problems": [_problem_row(p) for p in problems],
         "errors": len(errors),

@@ -16,8 +16,11 @@ its own. This module replaces requests' resolution with one rule, in
   like the main bundle (the append rule of a preset ``REQUESTS_CA_BUNDLE``);
 - a directory, a missing file or anything else: what requests resolved.
 
-The hook's import finder imports this module right after ``requests.sessions``
-has run, so a process that never imports requests never loads it.
+A finder on ``sys.meta_path`` (the start-up module ``cert_session_hook``
+itself in steady state, else ``cert_session._startup.GuardFinder``) imports
+this module when ``requests.sessions`` is first imported, so a process that
+never imports requests never loads it. A finder has ``pending`` (the module
+names still to guard), ``current_bundle()`` and ``find_spec``.
 ``merge_environment_settings`` has had the same signature and the same
 resolution order from requests 2.28 to today.
 """
@@ -33,25 +36,27 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
 
-from cert_session import _startup as _hook
+from cert_session import _config, _layout, _log
 
 __all__ = ["install", "choose", "find_spec", "guard"]
 
 _MARK = "__cert_session_verify_guard__"
-_VAR = _hook.TARGETS["requests"]
+_VAR = _config.TARGETS["requests"]
+GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions")
 
 
 def find_spec(
-    finder: _hook.VerifyGuardFinder, name: str, path: Sequence[str] | None, target: ModuleType | None
+    finder: Any, name: str, path: Sequence[str] | None, target: ModuleType | None
 ) -> ModuleSpec | None:
     """The real spec of ``name``, with its loader watched so ``guard`` runs after it.
 
     Called by the hook's finder for a watched name only.
     """
     spec = None
-    for other in sys.meta_path:  # the real spec, as if the finder were not there
+    for other in sys.meta_path:  # the real spec, as if no guard were there
         find = getattr(other, "find_spec", None)
-        if other is not finder and find is not None:
+        # Every guard, not just this one: two guards asking each other would never end.
+        if other is not finder and find is not None and not getattr(other, "cert_session_guard", False):
             spec = find(name, path, target)
             if spec is not None:
                 break
@@ -79,11 +84,11 @@ def find_spec(
     try:
         setattr(loader, "exec_module", exec_module)  # noqa: B010
     except (AttributeError, TypeError):
-        _hook.debug("cannot watch %s: its loader is read-only" % name)
+        _log.debug("cannot watch %s: its loader is read-only" % name)
     return spec
 
 
-def guard(finder: _hook.VerifyGuardFinder, name: str, module: ModuleType) -> None:
+def guard(finder: Any, name: str, module: ModuleType) -> None:
     """Apply the rule to a freshly imported sessions module; never raises."""
     finder.pending.discard(name)
     if not finder.pending and finder in sys.meta_path:
@@ -93,7 +98,7 @@ def guard(finder: _hook.VerifyGuardFinder, name: str, module: ModuleType) -> Non
     try:
         install(module, finder.current_bundle)
     except Exception as exc:  # noqa: BLE001 - an import must never fail because of us
-        _hook.warn(
+        _log.warn(
             "cannot guard verify= of %s (%s: %s); REQUESTS_CA_BUNDLE may override a "
             "tool's own bundle" % (name, type(exc).__name__, exc)
         )
@@ -126,10 +131,10 @@ def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> b
             resolved = settings.get("verify")
             used = choose(asked, resolved, bundle)
         except Exception as exc:  # noqa: BLE001 - a request must never fail because of us
-            _hook.debug("%s: verify guard skipped (%s: %s)" % (package, type(exc).__name__, exc))
+            _log.debug("%s: verify guard skipped (%s: %s)" % (package, type(exc).__name__, exc))
             return settings
         if used is not resolved:
-            _hook.debug(
+            _log.debug(
                 "%s: verify=%s asked for; using %s instead of %s"
                 % (package, _describe(asked), _describe(used), _describe(resolved))
             )
@@ -149,14 +154,14 @@ def choose(asked: object, resolved: object, bundle: str) -> object:
     merged bundle the hook exported.
     """
     if asked is None or asked is True:
-        if isinstance(resolved, str) and resolved and not _hook.is_ours(resolved):
+        if isinstance(resolved, str) and resolved and not _layout.is_ours(resolved):
             # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE was set to another file at
             # run time: the same append rule as for a preset value.
             return appended(resolved)
         # The variable may have been re-exported since start-up
         # (cert_session.activate()); prefer what the environment says now.
         current = os.environ.get(_VAR, "")
-        return current if _hook.is_ours(current) else bundle
+        return current if _layout.is_ours(current) else bundle
     if asked is False:
         return False
     if isinstance(asked, os.PathLike):
@@ -172,14 +177,14 @@ def appended(path: str) -> str:
     A directory is left as it is (we only append to files), and a missing
     file too, so requests reports it exactly as it would without us.
     """
-    if _hook.is_ours(path) or not os.path.isfile(path):
+    if _layout.is_ours(path) or not os.path.isfile(path):
         return path
-    from cert_session._api import bundle_for
+    from cert_session._rebuild import bundle_for
 
     try:
         return bundle_for("file:" + os.path.abspath(path), [])
     except Exception as exc:  # noqa: BLE001 - keep the tool's own choice rather than fail
-        _hook.debug("cannot add company certificates to %s (%s); using it as it is" % (path, exc))
+        _log.debug("cannot add company certificates to %s (%s); using it as it is" % (path, exc))
         return path
 
 

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-import cert_session_hook as hook
-from cert_session import _cache
+from cert_session import _cache, _layout
 from tests.conftest import CERTIFI_WITH_ROOT, World
 from tests.helpers.env import clean_env, run
 from tests.helpers.faults import (
@@ -87,12 +86,24 @@ def plant(
         if fields[0] == "E" and fields[2] == str(bundle):
             line = "\t".join(fields[:3] + [str(len(data))])
         elif fields[0] == "I" and fields[1] == str(bundle):
-            line = "\t".join([*fields[:2], hook.fingerprint(str(bundle))])
+            line = "\t".join([*fields[:2], _layout.fingerprint(str(bundle))])
         lines.append(line)
     assert any(line.startswith("E\t") for line in lines), lines
     state.write_text("\n".join(lines) + "\n")
     os.chown(state, owner, owner)
     state.chmod(mode)
+    # The start-up fast path reads the fast states: make each one as fresh.
+    fresh = os.lstat(bundle)
+    for fast in state.parent.glob("fast-*"):
+        lines = []
+        for line in fast.read_text().splitlines():
+            fields = line.split("\t")
+            if fields[0] == "B" and fields[1] == str(bundle):
+                line = "\t".join([*fields[:2], _layout.stat_fingerprint(fresh)])
+            lines.append(line)
+        fast.write_text("\n".join(lines) + "\n")
+        os.chown(fast, owner, owner)
+        fast.chmod(mode)
 
 
 def set_owner(path: Path, owner: int, mode: int) -> None:
@@ -142,8 +153,9 @@ def test_symlink_planted_at_state_or_bundle_path_is_replaced_not_followed(
         link = bundle
     else:
         plant(state, bundle, world.private.root_pem, ROOT, 0o600)
-        state.rename(elsewhere / "planted-state")
-        state.symlink_to(elsewhere / "planted-state")
+        for path in [state, *state.parent.glob("fast-*")]:  # both state files the hook reads
+            path.rename(elsewhere / ("planted-" + path.name))
+            path.symlink_to(elsewhere / ("planted-" + path.name))
         link = state
     victims = snapshot(elsewhere)
 

@@ -53,7 +53,7 @@ def test_company_wheel_holds_installed_files_and_only_the_given_certificate(comp
         embedded = zf.read("cert_session/certs/Issuer.pem").decode()
         assert embedded.startswith("-----BEGIN CERTIFICATE-----\n")  # DER input, PEM inside
         assert ssl.PEM_cert_to_DER_cert(embedded) == ssl.PEM_cert_to_DER_cert(world.company.intermediate_pem.read_text())
-        assert b'DEFAULT_TARGETS = "requests,ssl"\n' in zf.read("cert_session_hook.py")
+        assert b'DEFAULT_TARGETS = "requests,ssl"\n' in zf.read("cert_session/_defaults.py")
         entry_points = zf.read("acme_certs-2026.1.dist-info/entry_points.txt").decode()
         assert "cert-session = cert_session._cli:main" in entry_points
 

@@ -13,8 +13,7 @@ import ssl
 import subprocess
 from pathlib import Path
 
-import cert_session_hook as hook
-from cert_session import _pem
+from cert_session import _layout, _pem, _state
 from tests.conftest import CERTIFI_WITH_NEW_ROOT, CERTIFI_WITH_ROOT, World, new_venv
 from tests.helpers.env import clean_env, run
 from tests.helpers.faults import PROBE, assert_quiet
@@ -40,7 +39,7 @@ def assert_cache_whole(cache: Path) -> None:
     """Every bundle loads completely into OpenSSL; every state parses and names a bundle that exists."""
     names = os.listdir(cache)
     assert [n for n in names if n.startswith(".tmp-")] == []
-    bundles = [cache / n for n in names if hook.is_ours(n)]
+    bundles = [cache / n for n in names if _layout.is_ours(n)]
     assert bundles
     for bundle in bundles:
         data = bundle.read_bytes()
@@ -52,7 +51,7 @@ def assert_cache_whole(cache: Path) -> None:
     states = [cache / n for n in names if n.startswith("state-")]
     assert states
     for state in states:
-        parsed = hook.parse_state(state.read_bytes())
+        parsed = _state.parse_state(state.read_bytes())
         assert parsed is not None, state
         for _, path, size in parsed[1]:
             assert os.path.getsize(path) == size

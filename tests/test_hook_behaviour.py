@@ -39,8 +39,9 @@ def test_company_certificate_from_environment_variable_is_used(bare_installed: V
 def test_hook_prints_nothing_and_is_idempotent(installed: Venv, tmp_path: Path) -> None:
     env = clean_env(tmp_path / "home")
     code = (
-        "import os, cert_session_hook as h; a = os.environ['REQUESTS_CA_BUNDLE']; "
-        "h.start(); h.start(); b = os.environ['REQUESTS_CA_BUNDLE']; print(a == b, h.is_ours(a))"
+        "import os, cert_session_hook as h; from cert_session._layout import is_ours; "
+        "a = os.environ['REQUESTS_CA_BUNDLE']; "
+        "h.start(); h.start(); b = os.environ['REQUESTS_CA_BUNDLE']; print(a == b, is_ours(a))"
     )
     first = installed.run(env, "-c", code)
     second = installed.run(env, "-c", code)  # steady state

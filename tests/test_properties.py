@@ -16,8 +16,7 @@ import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cert_session import _pem, _rebuild
-from cert_session import _startup as hook
+from cert_session import _config, _pem, _state
 
 # X509_CERT_AUX trusting serverAuth: what OpenSSL appends to a TRUSTED CERTIFICATE.
 TRUST_AUX = bytes.fromhex("300c300a06082b06010505070301")
@@ -128,30 +127,32 @@ safe_text = st.text(st.characters(exclude_characters="\t\n\r", exclude_categorie
 
 
 @st.composite
-def states(draw: st.DrawFn) -> tuple[bytes, str, list[tuple[str, str, int]], list[tuple[str, str]]]:
+def states(draw: st.DrawFn) -> tuple[bytes, str, list[tuple[str, str, int]], list[tuple[str, str]], str]:
     config = draw(safe_text)
-    exports = draw(st.dictionaries(st.sampled_from(sorted(hook.TARGETS.values())), st.tuples(safe_text, st.integers(0, 1 << 40)), max_size=3))
+    exports = draw(st.dictionaries(st.sampled_from(sorted(_config.TARGETS.values())), st.tuples(safe_text, st.integers(0, 1 << 40)), max_size=3))
     inputs = draw(st.lists(st.tuples(safe_text, safe_text), max_size=5))
-    data = _rebuild.state_text(config, exports, inputs)
-    return data, config, [(var, path, size) for var, (path, size) in sorted(exports.items())], inputs
+    reason = draw(safe_text)
+    data = _state.state_text(config, reason, 1700000000, exports, inputs)
+    return data, config, [(var, path, size) for var, (path, size) in sorted(exports.items())], inputs, " ".join(reason.split())
 
 
 @settings(max_examples=300, deadline=None)
 @given(states())
 def test_state_round_trips_and_every_truncation_is_rejected(
-    state: tuple[bytes, str, list[tuple[str, str, int]], list[tuple[str, str]]]
+    state: tuple[bytes, str, list[tuple[str, str, int]], list[tuple[str, str]], str]
 ) -> None:
-    data, config, exports, inputs = state
-    assert hook.parse_state(data) == (config, exports, inputs)
+    data, config, exports, inputs, reason = state
+    assert _state.parse_state(data) == (config, exports, inputs, reason)
     for end in range(len(data)):
-        assert hook.parse_state(data[:end]) is None, data[:end]
+        assert _state.parse_state(data[:end]) is None, data[:end]
 
 
 def check_shape(parsed: object) -> None:
     if parsed is None:
         return
     assert isinstance(parsed, tuple)
-    config, exports, inputs = parsed
+    config, exports, inputs, reason = parsed
+    assert isinstance(reason, str)
     assert isinstance(config, str)
     assert all(isinstance(v, str) and isinstance(p, str) and isinstance(s, int) for v, p, s in exports)
     assert all(isinstance(p, str) and isinstance(f, str) for p, f in inputs)
@@ -160,16 +161,16 @@ def check_shape(parsed: object) -> None:
 @settings(max_examples=3000, deadline=None)
 @given(st.binary(max_size=2048))
 def test_state_parser_never_raises_on_random_bytes(data: bytes) -> None:
-    check_shape(hook.parse_state(data))
+    check_shape(_state.parse_state(data))
 
 
 @settings(max_examples=500, deadline=None)
 @given(states(), st.lists(st.tuples(st.integers(0, 1 << 16), st.binary(min_size=0, max_size=4)), min_size=1, max_size=4))
 def test_state_parser_never_raises_on_damaged_states(
-    state: tuple[bytes, str, list[tuple[str, str, int]], list[tuple[str, str]]], edits: list[tuple[int, bytes]]
+    state: tuple[bytes, str, list[tuple[str, str, int]], list[tuple[str, str]], str], edits: list[tuple[int, bytes]]
 ) -> None:
     data = bytearray(state[0])
     for pos, replacement in edits:
         pos %= len(data) + 1
         data[pos : pos + len(replacement)] = replacement
-    check_shape(hook.parse_state(bytes(data)))
+    check_shape(_state.parse_state(bytes(data)))

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from tests.helpers.env import clean_env
-from tests.helpers.venvs import Venv
+from tests.helpers.venvs import Venv, make_venv
 
 # Prints what the hook exported, so a hook that silently did nothing cannot
 # pass the import checks. os and sys are loaded before site runs .pth files,
@@ -45,19 +45,25 @@ def test_steady_state_hook_imports_only_itself_and_prints_nothing(installed: Ven
     installed.run(env, "-c", "pass")  # builds the bundle and the state file
     (bundle,) = bundles_in(cache)
     built = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
+    # The same interpreter with no package at all (the .pth is a plain import
+    # line now, so CERT_SESSION_DISABLE still loads the hook module).
+    bare = make_venv(tmp_path / "bare")
 
     hooked = installed.run(env, "-X", "importtime", "-c", SHOW_BUNDLE)
     disabled = installed.run(
         clean_env(tmp_path / "home", CERT_SESSION_DISABLE="1"), "-X", "importtime", "-c", SHOW_BUNDLE
     )
+    plain = bare.run(env, "-X", "importtime", "-c", SHOW_BUNDLE)
 
     hooked_modules, hooked_other = imported_modules(hooked.stderr)
     disabled_modules, disabled_other = imported_modules(disabled.stderr)
+    plain_modules, _ = imported_modules(plain.stderr)
     assert hooked.stdout == str(bundle)  # the hook did its job ...
-    assert disabled.stdout == ""  # ... and is really off when disabled
+    assert disabled.stdout == plain.stdout == ""  # ... and is really off when disabled
     assert hooked_other == [] and disabled_other == []  # not one line of our own on stderr
-    assert hooked_modules - disabled_modules == {"cert_session_hook"}
-    assert disabled_modules - hooked_modules == set()
+    assert hooked_modules - plain_modules == {"cert_session_hook"}
+    assert disabled_modules - plain_modules == {"cert_session_hook"}
+    assert plain_modules - hooked_modules == set()
     # Steady state really was steady: nothing in the cache was rewritten.
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()} == built
 

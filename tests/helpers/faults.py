@@ -47,7 +47,7 @@ print(" ".join(out))
 """
 
 # Names of files the hook may write; anything else must never change.
-_OUR_NAMES = ("state-", "cert-session-", ".tmp-")
+_OUR_NAMES = ("state-", "fast-", "cert-session-", ".tmp-")
 
 
 def as_nobody(argv: list[str]) -> list[str]:

@@ -17,15 +17,16 @@ from typing import Any
 
 import pytest
 
-from cert_session import _startup as cert_session_hook
+import cert_session_hook
+from cert_session import _config, _startup
 from cert_session._cli import main
 from tests.helpers.env import PRESET_VARIABLES
 
 
 def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Path:
     """Clean env for an in-process ``main()``; returns the cache directory."""
-    names = set(PRESET_VARIABLES) | set(cert_session_hook.TARGETS.values())
-    names |= {cert_session_hook.ORIG_PREFIX + v for v in cert_session_hook.TARGETS.values()}
+    names = set(PRESET_VARIABLES) | set(_config.TARGETS.values())
+    names |= {_config.ORIG_PREFIX + v for v in _config.TARGETS.values()}
     names |= {k for k in os.environ if k.startswith("CERT_SESSION_")}
     for name in sorted(names):
         # setenv first so that monkeypatch records (and later restores) the
@@ -37,8 +38,11 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Path
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(cert_session_hook, "_done", None)
-    monkeypatch.setattr(cert_session_hook, "last_reason", cert_session_hook.last_reason)
+    monkeypatch.setattr(_startup, "_done", None)
+    monkeypatch.setattr(_startup, "last_reason", _startup.last_reason)
+    # The verify guard of this process (the test runner's own hook) is put back too.
+    monkeypatch.setattr(_startup, "_finder", _startup._finder)
+    monkeypatch.setattr(cert_session_hook, "_bundle", cert_session_hook._bundle)
     return cache
 
 

@@ -1,0 +1,127 @@
+"""What the environment asks for: targets, their base bundles, the configuration key.
+
+The configuration string names a full state (``_state.state_name``): the
+version, the hook's directory, ``CERT_SESSION_CERTS`` made absolute, and for
+each selected target its base spec (``file:<preset>``, ``certifi:``,
+``openssl:`` or ``none:``). It is computed without touching the disk.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cert_session import _defaults, _layout, _log
+from cert_session._platform import CURRENT
+
+__all__ = [
+    "TARGETS",
+    "ORIG_PREFIX",
+    "WATCHED_ENV",
+    "Config",
+    "current_config",
+    "selected_targets",
+    "original_value",
+    "base_spec",
+    "absolute_paths",
+    "cwd_independent",
+]
+
+TARGETS = {  # target -> variable it exports
+    "requests": "REQUESTS_CA_BUNDLE",
+    "ssl": "SSL_CERT_FILE",
+    "curl": "CURL_CA_BUNDLE",
+    "aws": "AWS_CA_BUNDLE",
+    "git": "GIT_SSL_CAINFO",
+    "node": "NODE_EXTRA_CA_CERTS",
+}
+_DEFAULT_BASE = {  # a target's base when nobody preset its variable
+    "requests": "certifi:",
+    "ssl": "openssl:",
+    "curl": "openssl:",
+    "aws": "certifi:",
+    "git": "openssl:",
+    "node": "none:",  # Node appends NODE_EXTRA_CA_CERTS to its own roots
+}
+ORIG_PREFIX = "CERT_SESSION_ORIG_"
+# Variables whose values decide everything activate() computes.
+WATCHED_ENV = tuple(TARGETS.values()) + tuple(ORIG_PREFIX + v for v in TARGETS.values()) + (
+    "CERT_SESSION_CERTS",
+    "CERT_SESSION_TARGETS",
+    "CERT_SESSION_CACHE_DIR",
+    "XDG_CACHE_HOME",
+    "HOME",
+    "LOCALAPPDATA",
+)
+
+TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
+if TYPE_CHECKING:
+    Config = tuple[str, list[tuple[str, str]], str, dict[str, str]]
+
+
+def current_config() -> Config:
+    """(config key, [(target, base spec)], CERT_SESSION_CERTS made absolute, originals)."""
+    environ = os.environ
+    origs = {var: original_value(var) for var in TARGETS.values()}
+    certs_env = absolute_paths(environ.get("CERT_SESSION_CERTS", ""))
+    bases = [(t, base_spec(t, origs)) for t in selected_targets()]
+    config = "\x1f".join([_defaults.__version__, certs_env, _layout.HERE] + ["%s=%s" % tb for tb in bases])
+    return config, bases, certs_env, origs
+
+
+def selected_targets() -> list[str]:
+    raw = os.environ.get("CERT_SESSION_TARGETS") or _defaults.DEFAULT_TARGETS
+    chosen = []
+    for name in raw.split(","):
+        name = name.strip().lower()
+        if name in TARGETS and name not in chosen:
+            chosen.append(name)
+        elif name and name not in TARGETS:
+            _log.debug("unknown target %r in CERT_SESSION_TARGETS ignored" % name)
+    return chosen
+
+
+def original_value(var: str) -> str:
+    """The value ``var`` had before any cert-session hook touched it.
+
+    A child inherits our variable: re-derive from the saved original, so a
+    merged bundle is never merged into itself.
+    """
+    value = os.environ.get(var, "")
+    if _layout.is_ours(value):
+        value = os.environ.get(ORIG_PREFIX + var, "")
+        if _layout.is_ours(value):
+            value = ""
+    return value
+
+
+def base_spec(target: str, origs: dict[str, str]) -> str:
+    """Describe the bundle ``target``'s client would use without us."""
+    var = TARGETS[target]
+    if origs[var]:
+        return "file:" + os.path.abspath(origs[var])
+    if target == "requests" and origs["CURL_CA_BUNDLE"]:
+        # requests falls back on CURL_CA_BUNDLE (requests/sessions.py)
+        return "file:" + os.path.abspath(origs["CURL_CA_BUNDLE"])
+    return _DEFAULT_BASE[target]
+
+
+def absolute_paths(value: str) -> str:
+    """Make relative entries absolute: a state must not depend on the cwd."""
+    if not value:
+        return value
+    parts = value.split(os.pathsep)
+    if all(CURRENT.is_absolute(p) for p in parts if p):
+        return value
+    return os.pathsep.join(os.path.abspath(os.path.expanduser(p)) for p in parts if p)
+
+
+def cwd_independent() -> bool:
+    """Whether what the environment asks for is the same in every directory.
+
+    A relative CERT_SESSION_CERTS or preset bundle means something else after
+    a chdir, so no fast state is written for it (the general path resolves it
+    at every start).
+    """
+    parts = os.environ.get("CERT_SESSION_CERTS", "").split(os.pathsep)
+    parts += [original_value(var) for var in TARGETS.values()]
+    return all(CURRENT.is_absolute(p) for p in parts if p)

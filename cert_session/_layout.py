@@ -1,0 +1,92 @@
+"""Names and places: where the package, its certificates and its cache live.
+
+The bottom of the package with ``_platform`` and ``_defaults``: everything
+above imports these names from here. The start-up fast path
+(``cert_session_hook``) repeats ``digest64``, ``env_key``, ``is_ours`` and
+the fingerprint format inline, because it may import nothing;
+tests/test_startup_fast_path.py pins the copies to these.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from cert_session._platform import CURRENT
+
+__all__ = [
+    "HERE",
+    "PACKAGE_DIR",
+    "PACKAGE_CERTS_DIR",
+    "SYSTEM_CACHE_DIR",
+    "DEFAULTS_FILE",
+    "BUNDLE_PREFIX",
+    "is_ours",
+    "digest64",
+    "env_key",
+    "fingerprint",
+    "stat_fingerprint",
+    "user_cache_dir",
+    "fallback_cache_dir",
+]
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(PACKAGE_DIR)  # the site-packages directory holding the hook
+PACKAGE_CERTS_DIR = os.path.join(PACKAGE_DIR, "certs")
+# Prebuilt by `cert-session rebuild --system` for read-only images.
+SYSTEM_CACHE_DIR = os.path.join(PACKAGE_DIR, "_prebuilt")
+# Holds the version and the company defaults; watched by every fast state.
+DEFAULTS_FILE = os.path.join(PACKAGE_DIR, "_defaults.py")
+BUNDLE_PREFIX = "cert-session-"
+
+
+def is_ours(value: str) -> bool:
+    """True for a path to one of our bundles (cert-session-<32 hex>.pem)."""
+    name = os.path.basename(value)
+    return (
+        len(name) == 49
+        and name.startswith(BUNDLE_PREFIX)
+        and name.endswith(".pem")
+        and not name[13:45].strip("0123456789abcdef")
+    )
+
+
+def digest64(text: str) -> str:
+    """A stable 64-bit name for ``text`` without importing hashlib.
+
+    Not for security: every state file holds its full key, compared exactly.
+    Big-int arithmetic runs in C, unlike a per-byte Python loop.
+    """
+    data = text.encode("utf-8", "surrogateescape")
+    return "%016x" % ((int.from_bytes(data, "little") * 31 + len(data)) % 0xFFFFFFFFFFFFFFC5)
+
+
+def env_key(prefix: str | None = None) -> str:
+    """Per-environment sub-directory name: readable, and unique by sys.prefix."""
+    prefix = sys.prefix if prefix is None else prefix
+    name = os.path.basename(prefix.rstrip("/\\"))[:24]
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        name = "env"
+    return "%s-%s" % (name, digest64(prefix)[:12])
+
+
+def stat_fingerprint(st: os.stat_result) -> str:
+    """size:mtime:ctime:inode:device. pip replaces files (new inode);
+    update-ca-certificates rewrites in place (new mtime and ctime)."""
+    return "%d:%d:%d:%d:%d" % (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def fingerprint(path: str) -> str:
+    """Cheap identity of a file's content: stat only, never a read. "-" if missing."""
+    try:
+        return stat_fingerprint(os.stat(path))
+    except OSError:
+        return "-"
+
+
+def user_cache_dir() -> str | None:
+    return CURRENT.user_cache_dir(os.environ)
+
+
+def fallback_cache_dir() -> str:
+    return CURRENT.fallback_dir(os.environ)
