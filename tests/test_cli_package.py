@@ -32,7 +32,7 @@ def company_wheel(installed: Venv, world: World, tmp_path_factory: pytest.TempPa
     der = pki.der_of(world.company.intermediate_pem, work / "Issuer.cer")
     out = work / "dist"
     proc = run(
-        [str(installed.path / "bin" / "cert-session"), "package", "--name", NAME, "--cert", str(der),
+        [installed.script("cert-session"), "package", "--name", NAME, "--cert", str(der),
          "--targets", "requests,ssl", "--version", "2026.1", "-o", str(out)],
         clean_env(work / "home"),
     )
@@ -149,7 +149,7 @@ def prebuilt(world: World, wheelhouse: Path, project_wheel: Path, tmp_path_facto
     venv = new_venv(
         base / "venv", wheelhouse, base / "home", "requests", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel)
     )
-    proc = run([str(venv.path / "bin" / "cert-session"), "rebuild", "--system"], clean_env(base / "build-home"))
+    proc = run([venv.script("cert-session"), "rebuild", "--system"], clean_env(base / "build-home"))
     assert "_prebuilt" in proc.stdout
     return venv
 
@@ -189,7 +189,7 @@ def test_uninstall_removes_prebuilt_bundles_too(
     venv = new_venv(tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT)
     before = {p.name for p in venv.site_packages.iterdir()}
     venv.pip(clean_env(home), "install", "-q", "--no-index", str(project_wheel))
-    run([str(venv.path / "bin" / "cert-session"), "rebuild", "--system"], clean_env(home))
+    run([venv.script("cert-session"), "rebuild", "--system"], clean_env(home))
     assert any((venv.site_packages / "cert_session" / "_prebuilt").iterdir())
     venv.pip(clean_env(home), "uninstall", "-y", "-q", "cert-session-company")
     assert {p.name for p in venv.site_packages.iterdir()} == before
