@@ -102,6 +102,28 @@ def test_company_wheel_beside_cert_session_company_is_reported_and_uninstalling_
     assert_ssl_error(venv.get(env, world.urls["company"]))
 
 
+def test_package_from_installed_copy_with_crlf_hook_sets_targets_and_writes_lf(
+    world: World, wheelhouse: Path, project_wheel: Path, tmp_path: Path
+) -> None:
+    """A Git for Windows checkout with autocrlf installs cert_session_hook.py with CRLF line ends."""
+    home = tmp_path / "home"
+    env = clean_env(home)
+    venv = new_venv(tmp_path / "venv", wheelhouse, home, "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel))
+    hook = venv.site_packages / "cert_session_hook.py"
+    hook.write_bytes(hook.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    assert b'DEFAULT_TARGETS = "requests"\r\n' in hook.read_bytes()
+
+    out = tmp_path / "dist"
+    proc = run([venv.script("cert-session"), "package", "--name", NAME, "--cert", str(world.company.intermediate_pem),
+                "--targets", "requests,ssl", "-o", str(out)], env, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (wheel,) = out.glob("*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        source = zf.read("cert_session_hook.py")
+        assert b'\nDEFAULT_TARGETS = "requests,ssl"\n' in source
+        assert b"\r\n" not in source
+
+
 def test_package_refuses_bad_certificates_naming_each_and_writes_no_wheel(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
