@@ -13,7 +13,6 @@ import sys
 import sysconfig
 from typing import Any
 
-import cert_session_hook
 from cert_session import _rebuild, _sources
 from cert_session import _startup as _hook
 from cert_session._x509 import CertInfo, iso_time
@@ -39,14 +38,15 @@ def _same(path: str) -> str:
 def _pth_locations() -> tuple[list[str], list[str]]:
     """``cert_session_hook.pth`` files: (in a directory site processes, elsewhere).
 
-    Looks where the hook really is (the imported ``cert_session_hook``'s
-    directory: ``pip install --user`` puts it in the user site-packages,
+    Looks where the hook really is (``HERE``, the directory of
+    ``cert_session_hook``, not imported here because importing it runs the
+    hook: ``pip install --user`` puts it in the user site-packages,
     the default for an all-users python.org install on Windows and common
     with Homebrew), in every site-packages directory and in the user
     site-packages even when it is disabled, to say so.
     """
     processed = {_same(d) for d in _site_dirs()}
-    candidates = [os.path.dirname(os.path.abspath(cert_session_hook.__file__))]
+    candidates = [_hook.HERE]
     candidates += _site_dirs() + [site.getusersitepackages()]
     active: list[str] = []
     elsewhere: list[str] = []

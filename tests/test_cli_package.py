@@ -102,16 +102,17 @@ def test_company_wheel_beside_cert_session_company_is_reported_and_uninstalling_
     assert_ssl_error(venv.get(env, world.urls["company"]))
 
 
-def test_package_from_installed_copy_with_crlf_hook_sets_targets_and_writes_lf(
+def test_package_from_installed_copy_with_crlf_line_ends_sets_targets_and_writes_lf(
     world: World, wheelhouse: Path, project_wheel: Path, tmp_path: Path
 ) -> None:
-    """A Git for Windows checkout with autocrlf installs cert_session_hook.py with CRLF line ends."""
+    """A Git for Windows checkout with autocrlf installs every source file with CRLF line ends."""
     home = tmp_path / "home"
     env = clean_env(home)
     venv = new_venv(tmp_path / "venv", wheelhouse, home, "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel))
-    hook = venv.site_packages / "cert_session_hook.py"
-    hook.write_bytes(hook.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
-    assert b'DEFAULT_TARGETS = "requests"\r\n' in hook.read_bytes()
+    sources = [venv.site_packages / "cert_session_hook.py", *(venv.site_packages / "cert_session").rglob("*.py")]
+    for path in sources:
+        path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    assert any(b'\nDEFAULT_TARGETS = "requests"\r\n' in p.read_bytes() for p in sources)
 
     out = tmp_path / "dist"
     proc = run([venv.script("cert-session"), "package", "--name", NAME, "--cert", str(world.company.intermediate_pem),
@@ -119,9 +120,10 @@ def test_package_from_installed_copy_with_crlf_hook_sets_targets_and_writes_lf(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (wheel,) = out.glob("*.whl")
     with zipfile.ZipFile(wheel) as zf:
-        source = zf.read("cert_session_hook.py")
-        assert b'\nDEFAULT_TARGETS = "requests,ssl"\n' in source
-        assert b"\r\n" not in source
+        packed = {n: zf.read(n) for n in zf.namelist() if n.endswith(".py")}
+    assert [n for n, b in packed.items() if b'\nDEFAULT_TARGETS = "requests,ssl"\n' in b]  # the line --targets rewrites
+    assert not [n for n, b in packed.items() if b'DEFAULT_TARGETS = "requests"' in b]
+    assert [n for n, b in packed.items() if b"\r\n" in b] == []
 
 
 def test_package_refuses_bad_certificates_naming_each_and_writes_no_wheel(
