@@ -1,12 +1,17 @@
-"""Put the start-up files at the root of site-packages.
+"""Put the start-up files at the root of site-packages; ship company certificates whatever their case.
 
 Everything else is declared in setup.cfg. The ``.pth`` and PEP 829
 ``.start`` files are not part of any package, so setuptools would not ship
 them: ``build_py`` copies them into wheels, and ``editable_wheel`` (which
 does not keep ``build_py``'s output) adds them to ``pip install -e`` wheels.
 Both paths are covered by tests/test_packaging.py.
+
+Package data is listed here, not in setup.cfg: its globs are case-sensitive
+on Linux and macOS, so ``certs/*.crt`` silently left ``Issuer.CRT`` out of a
+wheel that Windows would have kept it in.
 """
 
+import glob
 import os
 import shutil
 
@@ -16,6 +21,17 @@ from setuptools.command.editable_wheel import editable_wheel
 
 STARTUP_FILES = ("cert_session_hook.pth", "cert_session_hook.start")
 HERE = os.path.dirname(os.path.abspath(__file__))
+# What cert_session/_sources.py reads from cert_session/certs/, compared in lower case there too.
+CERT_SUFFIXES = (".pem", ".crt", ".cer")
+
+
+def package_data():
+    """py.typed and every certificate file in cert_session/certs/, .pem/.crt/.cer in any case."""
+    certs = os.path.join(HERE, "cert_session", "certs")
+    names = sorted(
+        n for n in os.listdir(certs) if n.lower().endswith(CERT_SUFFIXES) and not n.startswith(".")
+    )
+    return {"cert_session": ["py.typed"] + ["certs/" + glob.escape(n) for n in names]}
 
 
 class build_py_with_startup_files(build_py):
@@ -43,6 +59,7 @@ class editable_wheel_with_startup_files(editable_wheel):
 
 
 setup(
+    package_data=package_data(),
     cmdclass={
         "build_py": build_py_with_startup_files,
         "editable_wheel": editable_wheel_with_startup_files,

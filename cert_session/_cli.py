@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
-from typing import Sequence
+from typing import Iterator, Sequence
 
 __all__ = ["main"]
 
@@ -103,12 +105,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+class _Discard(io.TextIOBase):
+    """Where output goes when there is no console (pythonw.exe sets sys.stdout and sys.stderr to None)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+@contextlib.contextmanager
+def _printable_streams() -> Iterator[None]:
+    """stdout and stderr that can print any certificate subject, for the duration of main().
+
+    A redirected stream on Windows encodes with the ANSI code page (cp1252),
+    which cannot hold a Cyrillic or Japanese subject: print escapes such
+    characters (backslashreplace) instead of raising UnicodeEncodeError.
+    A missing stream is replaced by one that discards. Both are restored.
+    """
+    saved = {name: getattr(sys, name) for name in ("stdout", "stderr")}
+    errors: dict[str, str] = {}
+    for name, stream in saved.items():
+        if stream is None:
+            setattr(sys, name, _Discard())
+            continue
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:
+            continue
+        try:
+            errors[name] = stream.errors
+            reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+            errors.pop(name, None)  # not a TextIOWrapper, or already written to in another way
     try:
-        return int(args.func(args))
-    except KeyboardInterrupt:
-        return 130
-    except (OSError, RuntimeError) as exc:
-        print("cert-session: error: %s" % exc, file=sys.stderr)
-        return 2
+        yield
+    finally:
+        for name, stream in saved.items():
+            if name in errors:
+                with contextlib.suppress(AttributeError, ValueError, OSError):
+                    stream.reconfigure(errors=errors[name])
+            setattr(sys, name, stream)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    with _printable_streams():
+        args = build_parser().parse_args(argv)
+        try:
+            return int(args.func(args))
+        except KeyboardInterrupt:
+            return 130
+        except (OSError, RuntimeError) as exc:
+            print("cert-session: error: %s" % exc, file=sys.stderr)
+            return 2

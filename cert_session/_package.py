@@ -27,7 +27,8 @@ __all__ = ["package"]
 _NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*([.-]?(a|b|rc|post|dev)[0-9]*)*(\+[A-Za-z0-9.]+)?$")
 _SKIP_DIRS = {"__pycache__", "_prebuilt", "certs"}
-# The default-targets line of cert_session/_defaults.py, as shipped; --targets rewrites it.
+# The default-targets line, as shipped; --targets rewrites it. It must stay
+# one module-level line of exactly this form, once in cert_session/_defaults.py.
 _TARGETS_LINE = re.compile(r'^DEFAULT_TARGETS = "[^"\n]*"$', re.M)
 
 
@@ -51,7 +52,7 @@ def _installed_files() -> dict[str, bytes]:
     ):
         try:
             with open(path, "rb") as f:
-                files[name] = f.read()
+                files[name] = _lf(f.read())
         except OSError as exc:
             raise PackageError(
                 "cannot read %s (%s); reinstall cert-session-company and try again" % (path, exc.strerror or exc)
@@ -65,8 +66,17 @@ def _installed_files() -> dict[str, bytes]:
             path = os.path.join(root, name)
             rel = os.path.relpath(path, os.path.dirname(package_dir)).replace(os.sep, "/")
             with open(path, "rb") as f:
-                files[rel] = f.read()
+                files[rel] = _lf(f.read())
     return files
+
+
+def _lf(source: bytes) -> bytes:
+    """Text with LF line ends: a Git for Windows checkout (autocrlf) has CRLF.
+
+    Python reads either, but the DEFAULT_TARGETS line is matched line by
+    line, and a wheel should not depend on the checkout it was built from.
+    """
+    return source.replace(b"\r\n", b"\n")
 
 
 def _set_targets(defaults_source: bytes, targets: str) -> bytes:

@@ -44,6 +44,14 @@ def _certifi_base() -> Base:
     except (ImportError, ValueError):
         spec = None
     if spec is None or not spec.origin:
+        # `pip install --user`: site processes the user site-packages (and
+        # so runs this hook) before it puts the system ones on sys.path.
+        import site
+
+        for directory in site.getsitepackages() if hasattr(site, "getsitepackages") else []:
+            pem = os.path.join(directory, "certifi", "cacert.pem")
+            if os.path.isfile(pem):
+                return Base("certifi:", pem, "certifi (%s)" % os.path.dirname(pem), [pem], None)
         # Watch where pip would put it, so installing it triggers a rebuild.
         return Base(
             "certifi:",

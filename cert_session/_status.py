@@ -8,6 +8,7 @@ that does not apply is ``null``.
 from __future__ import annotations
 
 import os
+import site
 import sys
 import sysconfig
 from typing import Any
@@ -20,13 +21,43 @@ __all__ = ["collect", "render", "SCHEMA"]
 SCHEMA = 1  # bumped only when a key changes meaning or disappears
 
 
-def _pth_locations() -> list[str]:
-    found = []
-    for key in ("purelib", "platlib"):
-        d = sysconfig.get_paths().get(key)
-        if d and os.path.isfile(os.path.join(d, "cert_session_hook.pth")):
-            found.append(os.path.join(d, "cert_session_hook.pth"))
-    return sorted(set(found))
+def _site_dirs() -> list[str]:
+    """The directories whose ``.pth`` files site processes at start-up in this interpreter."""
+    dirs = [sysconfig.get_paths().get(key) or "" for key in ("purelib", "platlib")]
+    dirs += site.getsitepackages()
+    if site.ENABLE_USER_SITE:  # False under -s, PYTHONNOUSERSITE and in a venv
+        dirs.append(site.getusersitepackages())
+    return [d for d in dirs if d]
+
+
+def _same(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _pth_locations() -> tuple[list[str], list[str]]:
+    """``cert_session_hook.pth`` files: (in a directory site processes, elsewhere).
+
+    Looks where the hook really is (``HERE``, the directory of
+    ``cert_session_hook``, not imported here because importing it runs the
+    hook: ``pip install --user`` puts it in the user site-packages,
+    the default for an all-users python.org install on Windows and common
+    with Homebrew), in every site-packages directory and in the user
+    site-packages even when it is disabled, to say so.
+    """
+    processed = {_same(d) for d in _site_dirs()}
+    candidates = [_layout.HERE]
+    candidates += _site_dirs() + [site.getusersitepackages()]
+    active: list[str] = []
+    elsewhere: list[str] = []
+    seen: set[str] = set()
+    for directory in candidates:
+        key = _same(directory)
+        pth = os.path.join(directory, "cert_session_hook.pth")
+        if key in seen or not os.path.isfile(pth):
+            continue
+        seen.add(key)
+        (active if key in processed else elsewhere).append(pth)
+    return active, elsewhere
 
 
 def _hook_distributions() -> list[str]:
@@ -152,12 +183,18 @@ def collect() -> dict[str, Any]:
     """Everything ``status`` shows, with stable keys (``--json``)."""
     environ = os.environ
     disabled = environ.get("CERT_SESSION_DISABLE", "") not in ("", "0")
-    pths = _pth_locations()
+    pths, elsewhere = _pth_locations()
     inactive: str | None = None
     if sys.flags.no_site:
         inactive = "Python was started with -S, so no .pth file ran; call cert_session.activate()"
     elif disabled:
         inactive = "CERT_SESSION_DISABLE is set"
+    elif not pths and elsewhere:
+        inactive = (
+            "cert_session_hook.pth is in %s, which this Python does not process at start-up "
+            "(user site-packages are off under python -s, PYTHONNOUSERSITE and in a venv); "
+            "install cert-session-company into this environment" % " and ".join(elsewhere)
+        )
     elif not pths:
         inactive = "cert_session_hook.pth is not installed in this environment's site-packages"
     failure = _activate_here(inactive)

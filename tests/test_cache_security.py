@@ -29,7 +29,11 @@ from tests.helpers.faults import (
     public_venv,
     snapshot,
 )
+from tests.helpers.platforms import linux_only, posix_only, root_only
 from tests.helpers.venvs import Venv
+
+# Owners, mode bits and symlinks: the POSIX half of the cache's rules.
+pytestmark = posix_only
 
 ROOT = 0
 
@@ -121,6 +125,7 @@ ROOT_REFUSES = {
 }
 
 
+@root_only
 @pytest.mark.parametrize("kind", ["control-own-files"] + sorted(ROOT_REFUSES))
 def test_root_never_trusts_a_bundle_planted_by_another_user(
     kind: str, installed: Venv, world: World, tmp_path: Path
@@ -140,6 +145,7 @@ def test_root_never_trusts_a_bundle_planted_by_another_user(
         assert outcome == "ok ssl"  # company chain trusted, attacker refused
 
 
+@root_only
 @pytest.mark.parametrize("where", ["state", "bundle"])
 def test_symlink_planted_at_state_or_bundle_path_is_replaced_not_followed(
     where: str, installed: Venv, world: World, tmp_path: Path
@@ -197,6 +203,7 @@ NOBODY_CASES = {
 }
 
 
+@linux_only
 @pytest.mark.parametrize("kind", sorted(NOBODY_CASES))
 def test_unprivileged_user_never_trusts_a_bundle_planted_in_a_dir_it_does_not_control(
     kind: str, public: Venv, world: World
@@ -213,6 +220,7 @@ def test_unprivileged_user_never_trusts_a_bundle_planted_in_a_dir_it_does_not_co
     assert probe(public, env, world, nobody=True, says=says) == expected
 
 
+@linux_only
 def test_unprivileged_user_falls_back_when_cache_is_root_owned_and_read_only(public: Venv, world: World) -> None:
     env = nobody_env()
     cache = Path(env["CERT_SESSION_CACHE_DIR"])

@@ -212,7 +212,7 @@ def test_check_fetch_issuer_downloads_aia_certificate_but_never_trusts_it(
 
 def test_check_exit_code_through_installed_console_script(installed: Venv, world: World, tmp_path: Path) -> None:
     env = clean_env(tmp_path / "home")
-    script = str(installed.path / "bin" / "cert-session")
+    script = installed.script("cert-session")
     ok = run([script, "check", world.urls["company"]], env, check=False)
     assert ok.returncode == 0 and ok.stderr == "", ok.stdout + ok.stderr
     refused = run([script, "check", world.urls["private"]], env, check=False)

@@ -29,6 +29,6 @@ def test_demo_fails_twice_then_succeeds_through_the_hook_and_cleans_up(
 
 def test_demo_without_its_extra_says_how_to_install_it(installed: Venv, tmp_path: Path) -> None:
     # The installed venv has requests but not trustme: the [demo] extra is missing.
-    proc = run([str(installed.path / "bin" / "cert-session"), "demo"], clean_env(tmp_path / "home"), check=False)
+    proc = run([installed.script("cert-session"), "demo"], clean_env(tmp_path / "home"), check=False)
     assert proc.returncode == 2
     assert "pip install 'cert-session-company[demo]'" in proc.stderr and "trustme" in proc.stderr

@@ -32,7 +32,7 @@ def company_wheel(installed: Venv, world: World, tmp_path_factory: pytest.TempPa
     der = pki.der_of(world.company.intermediate_pem, work / "Issuer.cer")
     out = work / "dist"
     proc = run(
-        [str(installed.path / "bin" / "cert-session"), "package", "--name", NAME, "--cert", str(der),
+        [installed.script("cert-session"), "package", "--name", NAME, "--cert", str(der),
          "--targets", "requests,ssl", "--version", "2026.1", "-o", str(out)],
         clean_env(work / "home"),
     )
@@ -102,6 +102,30 @@ def test_company_wheel_beside_cert_session_company_is_reported_and_uninstalling_
     assert_ssl_error(venv.get(env, world.urls["company"]))
 
 
+def test_package_from_installed_copy_with_crlf_line_ends_sets_targets_and_writes_lf(
+    world: World, wheelhouse: Path, project_wheel: Path, tmp_path: Path
+) -> None:
+    """A Git for Windows checkout with autocrlf installs every source file with CRLF line ends."""
+    home = tmp_path / "home"
+    env = clean_env(home)
+    venv = new_venv(tmp_path / "venv", wheelhouse, home, "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel))
+    sources = [venv.site_packages / "cert_session_hook.py", *(venv.site_packages / "cert_session").rglob("*.py")]
+    for path in sources:
+        path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    assert any(b'\nDEFAULT_TARGETS = "requests"\r\n' in p.read_bytes() for p in sources)
+
+    out = tmp_path / "dist"
+    proc = run([venv.script("cert-session"), "package", "--name", NAME, "--cert", str(world.company.intermediate_pem),
+                "--targets", "requests,ssl", "-o", str(out)], env, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (wheel,) = out.glob("*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        packed = {n: zf.read(n) for n in zf.namelist() if n.endswith(".py")}
+    assert [n for n, b in packed.items() if b'\nDEFAULT_TARGETS = "requests,ssl"\n' in b]  # the line --targets rewrites
+    assert not [n for n, b in packed.items() if b'DEFAULT_TARGETS = "requests"' in b]
+    assert [n for n, b in packed.items() if b"\r\n" in b] == []
+
+
 def test_package_refuses_bad_certificates_naming_each_and_writes_no_wheel(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -149,7 +173,7 @@ def prebuilt(world: World, wheelhouse: Path, project_wheel: Path, tmp_path_facto
     venv = new_venv(
         base / "venv", wheelhouse, base / "home", "requests", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel)
     )
-    proc = run([str(venv.path / "bin" / "cert-session"), "rebuild", "--system"], clean_env(base / "build-home"))
+    proc = run([venv.script("cert-session"), "rebuild", "--system"], clean_env(base / "build-home"))
     assert "_prebuilt" in proc.stdout
     return venv
 
@@ -189,7 +213,7 @@ def test_uninstall_removes_prebuilt_bundles_too(
     venv = new_venv(tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT)
     before = {p.name for p in venv.site_packages.iterdir()}
     venv.pip(clean_env(home), "install", "-q", "--no-index", str(project_wheel))
-    run([str(venv.path / "bin" / "cert-session"), "rebuild", "--system"], clean_env(home))
+    run([venv.script("cert-session"), "rebuild", "--system"], clean_env(home))
     assert any((venv.site_packages / "cert_session" / "_prebuilt").iterdir())
     venv.pip(clean_env(home), "uninstall", "-y", "-q", "cert-session-company")
     assert {p.name for p in venv.site_packages.iterdir()} == before

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import json
 import ssl
+import sys
 import time
 from importlib import metadata
 from pathlib import Path
@@ -17,11 +18,12 @@ from typing import Any, Callable
 import pytest
 from cryptography import x509
 
+from cert_session._cli import main
 from tests.conftest import CERTIFI_WITH_ROOT, World
 from tests.helpers import pki
 from tests.helpers.env import clean_env, run
 from tests.helpers.inprocess import isolate, run_main, status_json
-from tests.helpers.venvs import Venv
+from tests.helpers.venvs import Venv, base_python_with_pip
 
 
 def iso(when: datetime.datetime) -> str:
@@ -219,7 +221,7 @@ def test_status_says_why_the_hook_is_inactive(
 
 
 def _console(venv: Venv, env: dict[str, str], *args: str, check: bool = False) -> Any:
-    return run([str(venv.path / "bin" / "cert-session"), *args], env, check=check)
+    return run([venv.script("cert-session"), *args], env, check=check)
 
 
 def test_installed_console_script_status_json_and_exit_codes(installed: Venv, world: World, tmp_path: Path) -> None:
@@ -246,3 +248,59 @@ def test_status_under_python_dash_s_says_no_pth_ran(installed: Venv, tmp_path: P
     data = json.loads(proc.stdout)
     assert data["hook"]["active"] is False and data["hook"]["no_site"] is True
     assert "-S" in data["hook"]["reason"] and "cert_session.activate()" in data["hook"]["reason"]
+
+
+USER_SITE = "import site; print(site.getusersitepackages())"
+
+
+def test_status_reports_hook_active_after_pip_install_user(
+    world: World, wheelhouse: Path, project_wheel: Path, tmp_path: Path
+) -> None:
+    """``pip install --user`` (python.org on Windows, Homebrew) puts the hook in the user site-packages."""
+    python = base_python_with_pip()
+    if python is None:
+        pytest.skip("no base interpreter with pip (sys._base_executable or the python in sys.base_prefix)")
+    env = clean_env(tmp_path / "home", PYTHONUSERBASE=str(tmp_path / "userbase"), PIP_BREAK_SYSTEM_PACKAGES="1")
+    # --ignore-installed: certifi goes to the user site too, as on a python.org install, which has none.
+    pip = [python, "-m", "pip", "install", "-q", "--user", "--ignore-installed", "--no-index", "-f", str(wheelhouse)]
+    run([*pip, "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel)], env)
+    user_site = Path(run([python, "-c", USER_SITE], env).stdout.strip())
+    assert (user_site / "cert_session_hook.pth").is_file() and str(user_site).startswith(str(tmp_path))
+
+    proc = run([python, "-m", "cert_session", "status", "--json"], env, check=False)
+    hook = json.loads(proc.stdout)["hook"]
+    assert hook["active"] is True and hook["reason"] == "exporting REQUESTS_CA_BUNDLE", hook
+    assert hook["installed"] is True and hook["pth"] == [str(user_site / "cert_session_hook.pth")]
+
+    # Control: the same files, importable, but user site-packages switched off: the .pth never ran.
+    off = dict(env, PYTHONNOUSERSITE="1", PYTHONPATH=str(user_site))
+    proc = run([python, "-m", "cert_session", "status", "--json"], off, check=False)
+    hook = json.loads(proc.stdout)["hook"]
+    assert hook["active"] is False and hook["installed"] is False, hook
+    assert str(user_site / "cert_session_hook.pth") in hook["reason"] and "PYTHONNOUSERSITE" in hook["reason"]
+
+
+def test_status_redirected_to_cp1252_escapes_cyrillic_and_japanese_subject(installed: Venv, tmp_path: Path) -> None:
+    """Windows encodes redirected output with the ANSI code page: no UnicodeEncodeError, an escaped name."""
+    ca = pki.non_latin1_ca(tmp_path)
+    env = clean_env(tmp_path / "home", CERT_SESSION_CERTS=str(ca), PYTHONIOENCODING="cp1252")
+    proc = _console(installed, env, "status")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stdout + proc.stderr
+    escaped = pki.NON_LATIN1_ORGANIZATION.encode("ascii", "backslashreplace").decode("ascii")
+    assert "  subject: O=%s" % escaped in proc.stdout
+
+
+def test_main_without_stdout_and_stderr_like_pythonw_does_not_raise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pythonw.exe runs with sys.stdout and sys.stderr set to None."""
+    # CERT_SESSION_DEBUG=1: the hook explains its rebuild on sys.stderr, which is None here.
+    isolate(monkeypatch, tmp_path, CERT_SESSION_CERTS=str(pki.non_latin1_ca(tmp_path)), CERT_SESSION_DEBUG="1")
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    assert main(["status"]) == 0
+    assert main(["rebuild"]) == 0
+    with pytest.raises(SystemExit) as exc:
+        main(["no-such-command"])  # argparse writes its usage error to stderr
+    assert exc.value.code == 2
+    assert sys.stdout is None and sys.stderr is None  # put back as they were

@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import CERTIFI_WITH_ROOT, World, new_venv
 from tests.helpers import wheels
 from tests.helpers.env import clean_env
+from tests.helpers.venvs import assert_ok
 
 REPO = wheels.REPO
 
@@ -29,8 +30,29 @@ def test_wheel_puts_startup_files_at_the_root_and_ships_company_certs(project_wh
 
 
 def test_repository_ships_no_company_certificate() -> None:
-    shipped = [p for p in (REPO / "cert_session" / "certs").iterdir() if p.suffix in (".pem", ".crt", ".cer")]
+    shipped = [p for p in (REPO / "cert_session" / "certs").iterdir() if p.suffix.lower() in (".pem", ".crt", ".cer")]
     assert shipped == []
+
+
+def test_certificates_with_upper_case_extensions_reach_the_wheel_and_are_trusted(
+    world: World, wheelhouse: Path, tmp_path: Path
+) -> None:
+    """Package data globs are case-sensitive on Linux and macOS; Issuer.CRT must not be left out."""
+    named = tmp_path / "named"
+    named.mkdir()
+    issuer = named / "Issuer.CRT"
+    issuer.write_bytes(world.company.intermediate_pem.read_bytes())
+    other = named / "Other.Pem"
+    other.write_bytes(world.newroot.root_pem.read_bytes())  # a root certifi does not have
+    wheel = wheels.build_project_wheel(tmp_path / "build", [issuer, other], tmp_path / "dist")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"cert_session/certs/Issuer.CRT", "cert_session/certs/Other.Pem"} <= names
+
+    home = tmp_path / "home"
+    env = clean_env(home)
+    venv = new_venv(tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT, str(wheel))
+    assert_ok(venv.get(env, world.urls["company"]))  # root in certifi, intermediate from Issuer.CRT
+    assert_ok(venv.get(env, world.urls["newroot"]))  # root from Other.Pem
 
 
 @pytest.fixture(scope="module")

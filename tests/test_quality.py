@@ -7,11 +7,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.wheels import REPO
 
 
 def test_mypy_strict_passes() -> None:
     proc = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("platform", ["win32", "darwin"])
+def test_mypy_strict_passes_for_windows_and_macos(platform: str) -> None:
+    """Typeshed knows what each platform's os lacks (os.fchmod on Windows before 3.13, ...)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--platform", platform], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -38,3 +49,20 @@ def test_nothing_in_the_package_imports_the_start_up_module() -> None:
                 names = [node.module or ""]
             offenders += ["%s: %s" % (path.name, n) for n in names if n.split(".")[0] == "cert_session_hook"]
     assert offenders == []
+
+
+IMPORT_WITHOUT_POSIX = r"""
+import importlib, os, pathlib, sys
+for name in ("geteuid", "getuid", "getegid", "mkfifo", "chown", "lchown", "fchmod", "fchown"):
+    if hasattr(os, name):
+        delattr(os, name)
+for path in sorted(pathlib.Path("tests").rglob("*.py")):
+    importlib.import_module(".".join(path.with_suffix("").parts))
+print("imported")
+"""
+
+
+def test_every_test_module_imports_where_posix_only_functions_are_missing() -> None:
+    """On Windows there is no os.geteuid, mkfifo or chown: importing a test module must not need them."""
+    proc = subprocess.run([sys.executable, "-c", IMPORT_WITHOUT_POSIX], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "imported", proc.stdout + proc.stderr

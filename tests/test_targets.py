@@ -219,7 +219,7 @@ def test_status_shows_each_active_target_and_its_bundle(installed: Venv, world: 
     )
     exported = installed.run(env, "-c", "import os; print(os.environ['SSL_CERT_FILE'], os.environ['NODE_EXTRA_CA_CERTS'])")
     ssl_bundle, node_bundle = exported.stdout.split()
-    cli = str(installed.path / "bin" / "cert-session")
+    cli = installed.script("cert-session")
     proc = subprocess.run([cli, "status"], env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=120)
     out = proc.stdout
     assert "target ssl: SSL_CERT_FILE=%s" % ssl_bundle in out, out + proc.stderr

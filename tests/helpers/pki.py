@@ -280,3 +280,14 @@ def subject_values(pem_path: Path) -> list[str]:
 
     cert = x509.load_pem_x509_certificate(pem_path.read_bytes())
     return [str(a.value) for a in cert.subject]
+
+
+NON_LATIN1_ORGANIZATION = "ООО Ромашка 日本"  # Cyrillic and Japanese: no ANSI code page holds both
+
+
+def non_latin1_ca(directory: Path) -> Path:
+    """A company root whose subject cp1252 (a redirected Windows console) cannot encode."""
+    ca = trustme.CA(organization_name=NON_LATIN1_ORGANIZATION)
+    path = directory / "Issuer-ru-ja.crt"
+    ca.cert_pem.write_to_path(str(path))
+    return path

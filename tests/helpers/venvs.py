@@ -34,15 +34,26 @@ def assert_ssl_error(proc: subprocess.CompletedProcess[str]) -> None:
     assert "CERTIFICATE_VERIFY_FAILED" in proc.stdout
 
 
+WINDOWS = os.name == "nt"
+# Where venv puts executables and packages: Scripts\python.exe and Lib\site-packages on Windows.
+BIN = "Scripts" if WINDOWS else "bin"
+EXE = ".exe" if WINDOWS else ""
+
+
 class Venv:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.python = str(path / "bin" / "python")
+        self.python = str(path / BIN / ("python" + EXE))
 
     @property
     def site_packages(self) -> Path:
-        (sp,) = self.path.glob("lib/python*/site-packages")
+        pattern = "Lib/site-packages" if WINDOWS else "lib/python*/site-packages"
+        (sp,) = self.path.glob(pattern)
         return sp
+
+    def script(self, name: str) -> str:
+        """A console script pip installed here, e.g. ``cert-session``."""
+        return str(self.path / BIN / (name + EXE))
 
     def pip(self, env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the test runner's pip against this venv (``pip --python``)."""
@@ -55,6 +66,28 @@ class Venv:
     def get(self, env: dict[str, str], url: str) -> subprocess.CompletedProcess[str]:
         """Plain, unmodified requests.get(url) in a fresh interpreter."""
         return self.run(env, "-c", GET, url, check=False)
+
+
+def base_python_with_pip() -> str | None:
+    """The interpreter this test venv was made from, if it has pip; else None.
+
+    ``sys._base_executable`` first, then the python in ``sys.base_prefix``:
+    ``pip install --user`` tests need an interpreter that is not a venv.
+    """
+    names = ["python%d.%d" % sys.version_info[:2], "python3", "python"]
+    candidates = [getattr(sys, "_base_executable", "")]
+    candidates += [os.path.join(sys.base_prefix, *([] if WINDOWS else ["bin"]), name + EXE) for name in names]
+    for candidate in candidates:
+        if not candidate or not os.path.isfile(candidate):
+            continue
+        probe = subprocess.run(
+            [candidate, "-c", "import sys, pip; print(sys.prefix == sys.base_prefix)"],
+            capture_output=True,
+            text=True,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return candidate
+    return None
 
 
 def make_venv(path: Path, with_pip: bool = False) -> Venv:
