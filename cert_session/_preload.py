@@ -1,0 +1,218 @@
+"""Load each trusted bundle once per process (issue 13).
+
+When requests hands urllib3 a CA *file*, urllib3 builds a new ``SSLContext``
+and parses that file for every new connection; under OpenSSL 3 the parse is
+most of a new connection (https://github.com/python/cpython/issues/95031).
+For the plainest requests only, this module hands urllib3 a context already
+loaded from the same file instead, shared by every pool that asks for exactly
+the same verification.
+
+It applies only when all of these hold, and otherwise leaves the request to
+requests' own code, untouched:
+
+- requests >= 2.32.2, whose pools are keyed by their TLS settings
+  (``get_connection_with_tls_context``, the CVE-2024-35195 fix). Older
+  requests keys pools by host alone and sets the CA file on a shared pool for
+  each request (``cert_verify``), so a context given to one request could
+  serve another: there the preload is off.
+- ``verify`` is one of our bundles (``cert-session-<hex>.pem``, which the
+  verify guard chose) and a regular file; no client certificate (``cert=``);
+  an ``https://`` URL; no proxy.
+- The adapter is requests' ``HTTPAdapter``, or a subclass that overrides none
+  of the methods involved, and its ``PoolManager`` carries no TLS settings of
+  its own (a tool's own ``ssl_context`` is left alone).
+- urllib3 uses the standard library's ``SSLContext`` (not pyOpenSSL or an
+  injected truststore).
+- ``CERT_SESSION_PRELOAD`` is not ``0``.
+
+The contexts:
+
+- are made by urllib3's own ``create_urllib3_context`` with ``CERT_REQUIRED``
+  (the context urllib3 makes for such a connection), then loaded from the
+  file: verification is exactly what requests would have done;
+- are keyed by (urllib3 package, path, stat fingerprint, SSLKEYLOGFILE). The
+  fingerprint is taken before and after the load; a file that changes while
+  it is read is not cached. A bundle rewritten in place gets a new context at
+  the next request, and so a new pool and a new connection;
+- are never changed after creation. urllib3 sets ``verify_mode`` to the value
+  it already has (``CERT_REQUIRED``) and the same ALPN list on each new
+  connection; our pools have no ``ca_certs`` and no ``cert_file``, so urllib3
+  never loads anything else into a shared context;
+- go into the pool key as ``ssl_context`` in place of ``ca_certs``: a pool
+  made with a context is found only by requests that map to that very
+  context, never by ``verify=False``, another bundle or a client certificate;
+- are at most ``MAX_CONTEXTS``, least recently used first out.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import stat
+import sys
+import threading
+import weakref
+from collections import OrderedDict
+from types import ModuleType
+from typing import Any, Callable, Optional, Tuple
+
+from cert_session import _startup as _hook
+
+__all__ = ["MAX_CONTEXTS", "enabled", "install", "cached_contexts"]
+
+MAX_CONTEXTS = 8
+_MARK = "__cert_session_preload__"
+# requests' methods the preload relies on: an adapter class that overrides
+# any of them is a tool's own adapter and is left alone.
+_METHODS = (
+    "send",
+    "get_connection_with_tls_context",
+    "build_connection_pool_key_attributes",
+    "cert_verify",
+    "init_poolmanager",
+)
+# What requests' own init_poolmanager puts into PoolManager.connection_pool_kw.
+_PLAIN_POOL_KW = frozenset(("maxsize", "block"))
+
+_Key = Tuple[str, str, Tuple[int, ...], Optional[str]]
+_lock = threading.Lock()
+_contexts: OrderedDict[_Key, ssl.SSLContext] = OrderedDict()
+_paths: weakref.WeakKeyDictionary[ssl.SSLContext, str] = weakref.WeakKeyDictionary()
+
+
+def enabled() -> bool:
+    """False when ``CERT_SESSION_PRELOAD=0``; read at every request."""
+    return os.environ.get("CERT_SESSION_PRELOAD", "") != "0"
+
+
+def cached_contexts() -> int:
+    """How many preloaded contexts this process holds now."""
+    with _lock:
+        return len(_contexts)
+
+
+def install(sessions: ModuleType) -> bool:
+    """Preload bundles for the ``HTTPAdapter`` of ``sessions``' requests; True if patched now."""
+    package = sessions.__name__.rpartition(".")[0] or sessions.__name__
+    adapter_cls = getattr(sessions, "HTTPAdapter", None)
+    adapters = sys.modules.get(getattr(adapter_cls, "__module__", ""))
+    if adapter_cls is None or adapters is None or any(not hasattr(adapter_cls, m) for m in _METHODS):
+        _hook.debug("%s: no preloaded CA contexts (they need requests >= 2.32.2)" % package)
+        return False
+    if getattr(adapter_cls.get_connection_with_tls_context, _MARK, False):
+        return False
+    pool_manager_cls = getattr(adapters, "PoolManager", None)
+    select_proxy = getattr(adapters, "select_proxy", None)
+    urllib3 = getattr(pool_manager_cls, "__module__", "").rpartition(".")[0]
+    ssl_util = sys.modules.get(urllib3 + ".util.ssl_")
+    create = getattr(ssl_util, "create_urllib3_context", None)
+    if pool_manager_cls is None or select_proxy is None or ssl_util is None or create is None:
+        _hook.debug("%s: no preloaded CA contexts (unexpected requests or urllib3 layout)" % package)
+        return False
+    original_get = adapter_cls.get_connection_with_tls_context
+    original_build = adapter_cls.build_connection_pool_key_attributes
+    original_verify = adapter_cls.cert_verify
+
+    def context_for(adapter: Any, request: Any, verify: object, proxies: Any, cert: object) -> Any:
+        """(host params, context) when this request may use a preloaded context, else None."""
+        if cert is not None or not isinstance(verify, str) or not _hook.is_ours(verify) or not enabled():
+            return None
+        cls = type(adapter)
+        if any(getattr(cls, m, None) is not own[m] for m in _METHODS):
+            return None
+        manager: Any = getattr(adapter, "poolmanager", None)
+        if type(manager) is not pool_manager_cls or not _PLAIN_POOL_KW.issuperset(manager.connection_pool_kw):
+            return None
+        url = getattr(request, "url", None)
+        if not isinstance(url, str) or url[:8].lower() != "https://" or select_proxy(url, proxies):
+            return None
+        if getattr(ssl_util, "SSLContext", None) is not ssl.SSLContext:
+            return None  # pyOpenSSL or truststore injected: not ours to second-guess
+        host_params, pool_kwargs = original_build(adapter, request, verify, cert)
+        if host_params.get("scheme") != "https" or pool_kwargs != {"cert_reqs": "CERT_REQUIRED", "ca_certs": verify}:
+            return None
+        context = _context(urllib3, create, verify)
+        return None if context is None else (host_params, context)
+
+    def get_connection_with_tls_context(
+        self: Any, request: Any, verify: Any, proxies: Any = None, cert: Any = None
+    ) -> Any:
+        try:
+            preloaded = context_for(self, request, verify, proxies, cert)
+        except Exception as exc:  # noqa: BLE001 - requests' own path reports real errors
+            _hook.debug("%s: no preloaded context (%s: %s)" % (package, type(exc).__name__, exc))
+            preloaded = None
+        if preloaded is None:
+            return original_get(self, request, verify, proxies=proxies, cert=cert)
+        host_params, context = preloaded
+        return self.poolmanager.connection_from_host(
+            **host_params, pool_kwargs={"cert_reqs": "CERT_REQUIRED", "ssl_context": context}
+        )
+
+    def cert_verify(self: Any, conn: Any, url: Any, verify: Any, cert: Any) -> None:
+        context = getattr(conn, "ssl_context", None)
+        path = _paths.get(context) if isinstance(context, ssl.SSLContext) else None
+        if path is None:
+            original_verify(self, conn, url, verify, cert)
+            return
+        # requests' send() passes the same verify and cert as to
+        # get_connection_with_tls_context, which chose this pool for them.
+        if verify != path or cert is not None or not str(url).lower().startswith("https"):
+            raise OSError(
+                "cert-session: a pool preloaded for %s was asked for verify=%r, cert=%r; "
+                "CERT_SESSION_PRELOAD=0 turns preloading off" % (path, verify, cert)
+            )
+        # The values the pool was made with: the CAs are in its context. A CA
+        # file here would make urllib3 load it into the shared context.
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+    for function, original in ((get_connection_with_tls_context, original_get), (cert_verify, original_verify)):
+        function.__name__ = original.__name__
+        function.__qualname__ = original.__qualname__
+        function.__doc__ = original.__doc__
+        setattr(function, _MARK, True)
+    adapter_cls.get_connection_with_tls_context = get_connection_with_tls_context
+    adapter_cls.cert_verify = cert_verify
+    own: dict[str, Callable[..., Any]] = {m: getattr(adapter_cls, m) for m in _METHODS}
+    return True
+
+
+def _fingerprint(path: str) -> tuple[int, ...] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def _context(urllib3: str, create: Callable[..., ssl.SSLContext], path: str) -> ssl.SSLContext | None:
+    """The loaded context for ``path`` as it is now, made once; None to let requests load it."""
+    before = _fingerprint(path)
+    if before is None:
+        return None
+    key: _Key = (urllib3, path, before, os.environ.get("SSLKEYLOGFILE"))
+    with _lock:
+        context = _contexts.get(key)
+        if context is not None:
+            _contexts.move_to_end(key)
+            return context
+    # Outside the lock: two threads may both load the file once; the first
+    # one stored wins, and nothing else ever sees the other.
+    made = create(cert_reqs=ssl.CERT_REQUIRED)
+    made.load_verify_locations(path)
+    if _fingerprint(path) != before:
+        _hook.debug("%s changed while it was read; not preloaded this time" % path)
+        return None
+    with _lock:
+        context = _contexts.setdefault(key, made)
+        _contexts.move_to_end(key)
+        _paths[context] = path
+        while len(_contexts) > MAX_CONTEXTS:
+            _contexts.popitem(last=False)
+    if context is made:
+        _hook.debug("preloaded %s for new connections (%d cached)" % (path, len(_contexts)))
+    return context
