@@ -150,7 +150,8 @@ def install(sessions: ModuleType) -> bool:
         )
 
     def cert_verify(self: Any, conn: Any, url: Any, verify: Any, cert: Any) -> None:
-        context = getattr(conn, "ssl_context", None)
+        # urllib3 (1.26 and 2.x) keeps a pool's context in conn_kw, passed to each new connection.
+        context = getattr(conn, "conn_kw", {}).get("ssl_context")
         path = _paths.get(context) if isinstance(context, ssl.SSLContext) else None
         if path is None:
             original_verify(self, conn, url, verify, cert)
