@@ -54,7 +54,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from types import ModuleType
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Iterable, Optional, Tuple
 
 from cert_session import _startup as _hook
 
@@ -106,6 +106,7 @@ def install(sessions: ModuleType) -> bool:
     urllib3 = getattr(pool_manager_cls, "__module__", "").rpartition(".")[0]
     ssl_util = sys.modules.get(urllib3 + ".util.ssl_")
     create = getattr(ssl_util, "create_urllib3_context", None)
+    alpn = getattr(ssl_util, "ALPN_PROTOCOLS", None)
     if pool_manager_cls is None or select_proxy is None or ssl_util is None or create is None:
         _hook.debug("%s: no preloaded CA contexts (unexpected requests or urllib3 layout)" % package)
         return False
@@ -131,7 +132,7 @@ def install(sessions: ModuleType) -> bool:
         host_params, pool_kwargs = original_build(adapter, request, verify, cert)
         if host_params.get("scheme") != "https" or pool_kwargs != {"cert_reqs": "CERT_REQUIRED", "ca_certs": verify}:
             return None
-        context = _context(urllib3, create, verify)
+        context = _context(urllib3, create, alpn, verify)
         return None if context is None else (host_params, context)
 
     def get_connection_with_tls_context(
@@ -180,6 +181,86 @@ def install(sessions: ModuleType) -> bool:
     return True
 
 
+def _descriptor(name: str) -> Any:
+    for klass in ssl.SSLContext.__mro__:
+        if name in vars(klass):
+            return vars(klass)[name]
+    raise AttributeError(name)
+
+
+_VERIFY_MODE = _descriptor("verify_mode")
+_CHECK_HOSTNAME = _descriptor("check_hostname")
+
+
+class _SharedContext(ssl.SSLContext):
+    """A loaded context shared by pools and threads, frozen once published.
+
+    urllib3 sets ``verify_mode`` and the ALPN list on the context of every new
+    connection. Setting the value a shared context already has is a no-op
+    here, so no thread writes to a context another thread is handshaking
+    with (OpenSSL's ``SSL_new`` copies the ALPN list without a lock). Anything
+    that would change it raises: that request fails rather than change what
+    other requests trust. Instances are made by urllib3's own
+    ``create_urllib3_context`` and given this class before they are loaded.
+    """
+
+    _frozen = False
+    _alpn: list[str] | None = None
+
+    def _refuse(self, what: str) -> None:
+        if self._frozen:
+            raise ValueError(
+                "cert-session: %s on a shared, preloaded CA context; "
+                "CERT_SESSION_PRELOAD=0 turns preloading off" % what
+            )
+
+    @property  # type: ignore[override]
+    def verify_mode(self) -> ssl.VerifyMode:
+        return _VERIFY_MODE.__get__(self)  # type: ignore[no-any-return]
+
+    @verify_mode.setter
+    def verify_mode(self, value: ssl.VerifyMode) -> None:
+        if self._frozen and value == self.verify_mode:
+            return
+        self._refuse("verify_mode=%r" % value)
+        _VERIFY_MODE.__set__(self, value)
+
+    @property
+    def check_hostname(self) -> bool:
+        return _CHECK_HOSTNAME.__get__(self)  # type: ignore[no-any-return]
+
+    @check_hostname.setter
+    def check_hostname(self, value: bool) -> None:
+        if self._frozen and bool(value) == self.check_hostname:
+            return
+        self._refuse("check_hostname=%r" % value)
+        _CHECK_HOSTNAME.__set__(self, value)
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        protocols = list(alpn_protocols)
+        if self._frozen and protocols == self._alpn:
+            return
+        self._refuse("set_alpn_protocols(%r)" % protocols)
+        super().set_alpn_protocols(protocols)
+        self._alpn = protocols
+
+    def load_verify_locations(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("load_verify_locations")
+        super().load_verify_locations(*args, **kwargs)
+
+    def load_cert_chain(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("load_cert_chain")
+        super().load_cert_chain(*args, **kwargs)
+
+    def load_default_certs(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("load_default_certs")
+        super().load_default_certs(*args, **kwargs)
+
+    def set_ciphers(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse("set_ciphers")
+        super().set_ciphers(*args, **kwargs)
+
+
 def _fingerprint(path: str) -> tuple[int, ...] | None:
     try:
         st = os.stat(path)
@@ -190,7 +271,9 @@ def _fingerprint(path: str) -> tuple[int, ...] | None:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
-def _context(urllib3: str, create: Callable[..., ssl.SSLContext], path: str) -> ssl.SSLContext | None:
+def _context(
+    urllib3: str, create: Callable[..., ssl.SSLContext], alpn: list[str] | None, path: str
+) -> ssl.SSLContext | None:
     """The loaded context for ``path`` as it is now, made once; None to let requests load it."""
     before = _fingerprint(path)
     if before is None:
@@ -204,7 +287,15 @@ def _context(urllib3: str, create: Callable[..., ssl.SSLContext], path: str) -> 
     # Outside the lock: two threads may both load the file once; the first
     # one stored wins, and nothing else ever sees the other.
     made = create(cert_reqs=ssl.CERT_REQUIRED)
-    made.load_verify_locations(path)
+    if type(made) is not ssl.SSLContext:
+        return None
+    shared = made
+    shared.__class__ = _SharedContext
+    assert isinstance(shared, _SharedContext)
+    shared.load_verify_locations(path)
+    if alpn is not None:
+        shared.set_alpn_protocols(alpn)  # what urllib3 sets on every connection
+    shared._frozen = True
     if _fingerprint(path) != before:
         _hook.debug("%s changed while it was read; not preloaded this time" % path)
         return None
