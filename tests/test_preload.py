@@ -129,13 +129,17 @@ def extra(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     own = base / "own.pem"
     own.write_bytes(world.private.root_pem.read_bytes())
     company = world.company
+    wrong_cert, wrong_key = pki.leaf_for(company.intermediate, base, "wrong-host", "wrong.example")
     with servers.serve_https(self_cert, self_key) as self_signed, servers.serve_https(
+        wrong_cert, wrong_key
+    ) as wrong_host, servers.serve_https(
         company.leaf_pem, company.leaf_key, client_ca=base / "client-ca.pem"
     ) as mtls, servers.serve_https(
         company.leaf_pem, company.leaf_key, client_ca=base / "client-ca.pem", require_client_cert=False
     ) as optional_mtls, servers.serve_https(late.leaf_pem, late.leaf_key) as late_url:
         yield {
             "self_signed": self_signed,
+            "wrong_host": wrong_host,  # the company chain, issued for another name
             "mtls": mtls,
             "optional_mtls": optional_mtls,
             "late": late_url,
@@ -186,10 +190,15 @@ def test_verified_then_verify_false_then_unknown_root_each_get_what_they_asked_f
             ["private (unknown root) verified %s" % how, how, private, "default", None],
             ["private (unknown root) verified again %s" % how, how, private, "default", None],
             ["company after all that %s" % how, how, company, "default", None],
+            ["wrong hostname verified %s" % how, how, extra["wrong_host"], "default", None],
         ]
     result = run_probe(requests_venv, clean_env(tmp_path / "home"), steps)
     want = [(s[0], "verify-failed" if ("verified" in s[0]) else "OK") for s in steps]
-    assert outcomes(result) == want
+    got = outcomes(result)
+    for i, (label, out) in enumerate(got):
+        if label.startswith("wrong hostname") and out == "tls-error":
+            got[i] = (label, "verify-failed")  # urllib3 1.26 matches names itself: CertificateError
+    assert got == want
     assert result["contexts"] == expected_contexts(result, 1)
 
 
@@ -358,8 +367,30 @@ def test_tool_adapter_with_its_own_ssl_context_is_left_alone(
 
 
 POOLS = r"""
-import json, sys, requests
+import json, ssl, sys, requests
 url = sys.argv[1]
+
+def frozen(context):
+    # A shared context takes the values it has and refuses anything else.
+    if context is None:
+        return None
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.check_hostname = True
+    refused = []
+    for change in (
+        lambda: setattr(context, "verify_mode", ssl.CERT_NONE),
+        lambda: setattr(context, "check_hostname", False),
+        lambda: context.load_verify_locations(sys.argv[2]),
+        lambda: context.load_cert_chain(sys.argv[2]),
+        lambda: context.load_default_certs(),
+        lambda: context.set_alpn_protocols(["h2"]),
+    ):
+        try:
+            change()
+        except ValueError:
+            refused.append(True)
+    stats = context.cert_store_stats()["x509"]
+    return [len(refused), context.verify_mode == ssl.CERT_REQUIRED, context.check_hostname, stats]
 s = requests.Session()
 s.get(url, timeout=20)
 pools = s.get_adapter(url).poolmanager.pools._container
@@ -369,27 +400,36 @@ print(json.dumps({
     "pool_has_ca_file": [k.key_ca_certs is not None for k in pools],
     # What urllib3 will load into the context of the pool's next new connection.
     "ca_file_for_next_connection": [p.ca_certs is not None for p in pools.values()],
+    "frozen": [frozen(p.conn_kw.get("ssl_context")) for p in pools.values()],
 }))
 """
+
+
+SHOW_BUNDLE = "import os; print(os.environ['REQUESTS_CA_BUNDLE'])"
 
 
 def test_preload_on_by_default_and_off_with_cert_session_preload_0(
     installed: Venv, world: World, tmp_path: Path
 ) -> None:
-    on = json.loads(installed.run(clean_env(tmp_path / "home"), "-c", POOLS, world.urls["company"]).stdout)
+    args = ("-c", POOLS, world.urls["company"], str(world.private.root_pem))
+    on = json.loads(installed.run(clean_env(tmp_path / "home"), *args).stdout)
+    merged = Path(installed.run(clean_env(tmp_path / "home"), "-c", SHOW_BUNDLE).stdout.strip())
+    cas = merged.read_text().count("BEGIN CERTIFICATE")  # certifi's roots + the company intermediate
     assert on == {
         "preload_imported": True,
         "pool_has_context": [True],
         "pool_has_ca_file": [False],
         "ca_file_for_next_connection": [False],  # the shared context is never loaded into
+        "frozen": [[6, True, True, cas]],  # every change refused, nothing added
     }
     env = clean_env(tmp_path / "home", CERT_SESSION_PRELOAD="0")
-    off = json.loads(installed.run(env, "-c", POOLS, world.urls["company"]).stdout)
+    off = json.loads(installed.run(env, *args).stdout)
     assert off == {
         "preload_imported": False,
         "pool_has_context": [False],
         "pool_has_ca_file": [True],
         "ca_file_for_next_connection": [True],
+        "frozen": [None],
     }
 
 
