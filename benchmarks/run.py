@@ -390,6 +390,153 @@ def measure_connections(
     return result
 
 
+# --------------------------------------------------------------------------
+# Preloaded CA contexts (issue 13), kept in one block so it merges on its own
+
+BUDGET_PRELOAD = 0.3
+# A long-lived worker: one requests.get (a new session each) per "get" line on
+# stdin, answering its wall time; "contexts" answers how many preloaded
+# contexts the process holds (-1 where cert-session is not installed).
+PRELOAD_WORKER = r"""
+import sys, time, requests
+url = sys.argv[1]
+requests.get(url, timeout=10).raise_for_status()  # imports and first-use caches
+for line in sys.stdin:
+    if line.strip() == "get":
+        t = time.perf_counter()
+        requests.get(url, timeout=10).raise_for_status()
+        print(repr(time.perf_counter() - t), flush=True)
+    elif line.strip() == "contexts":
+        try:
+            from cert_session import _preload
+            print(_preload.cached_contexts(), flush=True)
+        except ImportError:
+            print(-1, flush=True)
+"""
+# A fresh process making n sequential requests.get calls to one host; the
+# timing starts after `import requests` and includes the first call.
+PRELOAD_SEQUENTIAL = r"""
+import sys, time, requests
+url, n = sys.argv[1], int(sys.argv[2])
+t = time.perf_counter()
+for _ in range(n):
+    requests.get(url, timeout=10).raise_for_status()
+print(repr(time.perf_counter() - t))
+"""
+
+
+def measure_preload(
+    variants: dict[str, Variant], env: dict[str, str], files: dict[str, Path], work: Path, pairs: int, rounds: int, n: int
+) -> tuple[list[Row], list[str]]:
+    """New HTTPS connections with cert-session's preloaded context vs plain requests, same bundle.
+
+    ``package``: the cert-session venv with ``REQUESTS_CA_BUNDLE`` preset to the
+    base, so the hook exports the merged bundle and the verify guard preloads it.
+    ``plain``: the bare venv (same requests, urllib3 and certifi wheels) with
+    ``REQUESTS_CA_BUNDLE`` set to that same merged file. Pairs alternate which
+    one goes first; the figure is the median of the per-pair ratios.
+    """
+    from tests.helpers import servers
+
+    (certifi_pem,) = variants["bare"].site_packages.glob("certifi/cacert.pem")
+    base = work / "preload-base-bundle.pem"
+    base.write_bytes(certifi_pem.read_bytes() + b"\n" + files["root"].read_bytes())
+    ours, bare = variants["cert-session"], variants["bare"]
+    package_env = dict(env, REQUESTS_CA_BUNDLE=str(base))
+    merged = subprocess.run(
+        [ours.python, "-c", "import os; print(os.environ['REQUESTS_CA_BUNDLE'])"],
+        env=package_env, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    if merged == str(base):
+        raise SystemExit("the hook did not export a merged bundle for the preload benchmark")
+    plain_env = dict(env, REQUESTS_CA_BUNDLE=merged)
+    chain = work / "preload-leaf-and-intermediate.pem"
+    chain.write_bytes(files["leaf"].read_bytes() + files["intermediate"].read_bytes())
+    sides = {"package": (ours.python, package_env), "plain": (bare.python, plain_env)}
+    one: dict[str, list[float]] = {name: [] for name in sides}
+    ratios: list[float] = []
+    seq: dict[str, list[float]] = {name: [] for name in sides}
+    seq_ratios: list[float] = []
+    with servers.serve_https(chain, files["key"]) as url:
+        workers = {
+            name: subprocess.Popen(
+                [python, "-c", PRELOAD_WORKER, url], env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            for name, (python, e) in sides.items()
+        }
+
+        def ask(name: str, what: str) -> str:
+            proc = workers[name]
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(what + "\n")
+            proc.stdin.flush()
+            return proc.stdout.readline().strip()
+
+        try:
+            for i in range(pairs):
+                order = ["package", "plain"] if i % 2 == 0 else ["plain", "package"]
+                got = {name: float(ask(name, "get")) for name in order}
+                for name, t in got.items():
+                    one[name].append(t)
+                ratios.append(got["package"] / got["plain"])
+            contexts = {name: int(ask(name, "contexts")) for name in sides}
+        finally:
+            for proc in workers.values():
+                if proc.stdin is not None:
+                    proc.stdin.close()
+                proc.wait(timeout=30)
+        if contexts["package"] != 1 or contexts["plain"] != -1:
+            raise SystemExit("preload benchmark: unexpected preloaded contexts %r" % contexts)
+        for r in range(rounds):
+            order = ["package", "plain"] if r % 2 == 0 else ["plain", "package"]
+            got = {}
+            for name in order:
+                python, e = sides[name]
+                out = subprocess.run(
+                    [python, "-c", PRELOAD_SEQUENTIAL, url, str(n)], env=e, capture_output=True, text=True, check=True
+                )
+                got[name] = float(out.stdout)
+                seq[name].append(got[name])
+            seq_ratios.append(got["package"] / got["plain"])
+    ratio = statistics.median(ratios)
+    seq_ratio = statistics.median(seq_ratios)
+    what = "new HTTPS connection (requests.get, one new session each)"
+    rows = [
+        Row(what, "plain requests, same merged bundle", "%.2f ms" % median_ms(one["plain"]), "1.000× plain", "", "", pairs),
+        Row(
+            what,
+            "cert-session (preloaded context)",
+            "%.2f ms" % median_ms(one["package"]),
+            "%.3f× plain (median of paired ratios)" % ratio,
+            "≤ %.1f×" % BUDGET_PRELOAD,
+            verdict(ratio <= BUDGET_PRELOAD),
+            pairs,
+        ),
+    ]
+    what = "%d sequential requests.get to one host, in a fresh process" % n
+    rows += [
+        Row(what, "plain requests, same merged bundle", "%.1f ms" % median_ms(seq["plain"]), "1.000× plain", "", "", rounds),
+        Row(
+            what,
+            "cert-session (preloaded context)",
+            "%.1f ms" % median_ms(seq["package"]),
+            "%.3f× plain (median of paired ratios)" % seq_ratio,
+            "",
+            "",
+            rounds,
+        ),
+    ]
+    notes = [
+        "- Preloaded contexts: `requests.get` (a new session and pool each call) to a loopback server, in two "
+        "long-lived workers answering alternately, %d pairs: the cert-session venv with `REQUESTS_CA_BUNDLE` "
+        "preset to the base (so the guard uses the merged bundle, loaded once per process), and the bare venv "
+        "with `REQUESTS_CA_BUNDLE` set to that same merged file (urllib3 loads it for every new connection). "
+        "The ratio is the median of the per-pair ratios. The sequential row times %d calls in a fresh process "
+        "after `import requests`, first call included, %d rounds." % (pairs, n, rounds),
+    ]
+    return rows, notes
+
+
 def measure_hook_imports(ours: Variant, env: dict[str, str], runs: int) -> tuple[set[str], float]:
     """Modules the hook adds in steady state, and its median self time (µs)."""
 
@@ -665,6 +812,9 @@ def main(argv: list[str] | None = None) -> int:
         "--conn-rounds", type=int, default=20, help="child processes per bundle for the connection test"
     )
     parser.add_argument("--conn-requests", type=int, default=25, help="new connections timed per child")
+    parser.add_argument("--preload-pairs", type=int, default=300, help="paired new connections, preload vs plain")
+    parser.add_argument("--preload-rounds", type=int, default=10, help="fresh processes per side, sequential calls")
+    parser.add_argument("--preload-calls", type=int, default=100, help="sequential requests.get per process")
     parser.add_argument("--rss-runs", type=int, default=30, help="peak-RSS samples per variant (GNU time)")
     parser.add_argument("--out", type=Path, default=BENCH, help="where results.md and startup.png go")
     args = parser.parse_args(raw)
@@ -694,6 +844,11 @@ def main(argv: list[str] | None = None) -> int:
         print("  /usr/bin/time (GNU time) is missing: no memory figures")
 
     rows = make_rows(variants, rebuilds, conn)
+    print("timing preloaded CA contexts ...", flush=True)
+    preload_rows, preload_notes = measure_preload(
+        variants, env, files, work, args.preload_pairs, args.preload_rounds, args.preload_calls
+    )
+    rows += preload_rows
     info = machine()
     installed = versions(variants["cert-session"].site_packages)
     alt_versions = {n: versions(variants[n].site_packages).get(n, "?") for n in ALTERNATIVES}
@@ -733,6 +888,7 @@ def main(argv: list[str] | None = None) -> int:
         "re-reads the CA file) against a loopback server that sends leaf + intermediate, in the bare venv "
         "with `REQUESTS_CA_BUNDLE` set to the base bundle (certifi's cacert.pem plus the throwaway company "
         "root, so both files trust the server) or to the merged bundle the hook builds from that base.",
+        *preload_notes,
         "- Peak RSS comes from GNU time (`/usr/bin/time -f %M`), in separate runs.",
         "",
         table(rows),

@@ -16,6 +16,9 @@ its own. This module replaces requests' resolution with one rule, in
   like the main bundle (the append rule of a preset ``REQUESTS_CA_BUNDLE``);
 - a directory, a missing file or anything else: what requests resolved.
 
+It also lets new connections reuse a CA context loaded once per bundle
+(``cert_session._preload``; ``CERT_SESSION_PRELOAD=0`` turns that off).
+
 A finder on ``sys.meta_path`` (the start-up module ``cert_session_hook``
 itself in steady state, else ``cert_session._startup.GuardFinder``) imports
 this module when ``requests.sessions`` is first imported, so a process that
@@ -143,6 +146,13 @@ def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> b
 
     setattr(merge_environment_settings, _MARK, True)
     session_cls.merge_environment_settings = merge_environment_settings
+    if os.environ.get("CERT_SESSION_PRELOAD", "") != "0":
+        try:
+            from cert_session import _preload
+
+            _preload.install(sessions)
+        except Exception as exc:  # noqa: BLE001 - without it, requests loads the CA file itself
+            _log.debug("%s: no preloaded CA contexts (%s: %s)" % (package, type(exc).__name__, exc))
     return True
 
 

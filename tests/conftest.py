@@ -19,6 +19,7 @@ REQUESTS_SPEC = "requests"
 CERTIFI_WITH_ROOT = "3000.1.1"  # Mozilla + company root
 CERTIFI_WITH_NEW_ROOT = "3000.2.1"  # ... + a root added in a later release
 CERTIFI_WITHOUT_ROOT = "3000.3.1"  # Mozilla only: the company root was dropped
+OLDEST_REQUESTS = "2.28.2"
 
 
 class World:
@@ -86,3 +87,31 @@ def installed(world: World, wheelhouse: Path, project_wheel: Path, tmp_path_fact
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
+
+
+@pytest.fixture(scope="session")
+def oldest_requests_venv(
+    wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Venv:
+    """requests 2.28.2 and its dependencies of that time, stand-in certifi, the company wheel."""
+    house = wheels.download(
+        tmp_path_factory.mktemp("wheelhouse-requests-oldest"), "requests==" + OLDEST_REQUESTS, certifi_from=wheelhouse
+    )
+    base = tmp_path_factory.mktemp("venv-requests-oldest")
+    venv = make_venv(base / "venv")
+    venv.pip(
+        clean_env(base / "home"),
+        "install", "-q", "--no-index", "-f", str(house),
+        "requests==" + OLDEST_REQUESTS, "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel),
+    )
+    version = venv.run(clean_env(base / "home"), "-c", "import requests; print(requests.__version__)")
+    assert version.stdout.strip() == OLDEST_REQUESTS
+    return venv
+
+
+@pytest.fixture(params=["oldest", "newest"])
+def requests_venv(request: pytest.FixtureRequest) -> Venv:
+    """Each requests test runs against requests 2.28.2 and the newest release."""
+    name = "oldest_requests_venv" if request.param == "oldest" else "installed"
+    venv: Venv = request.getfixturevalue(name)
+    return venv

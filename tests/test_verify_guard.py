@@ -23,8 +23,6 @@ from tests.helpers.env import clean_env
 from tests.helpers.venvs import Venv, assert_ok, assert_ssl_error, make_venv
 from tests.helpers.wheels import download, write_wheel
 
-OLDEST_REQUESTS = "2.28.2"
-
 # One request through a requests.Session configured from argv:
 # url, session verify, request verify ("-" = left alone), trust_env (1/0).
 PROBE = r"""
@@ -60,34 +58,6 @@ def certifi_pem(venv: Venv) -> Path:
 
 
 # ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def oldest_requests_venv(
-    wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Venv:
-    """requests 2.28.2 and its dependencies of that time, stand-in certifi, the company wheel."""
-    house = download(
-        tmp_path_factory.mktemp("wheelhouse-requests-oldest"), "requests==" + OLDEST_REQUESTS, certifi_from=wheelhouse
-    )
-    base = tmp_path_factory.mktemp("venv-requests-oldest")
-    venv = make_venv(base / "venv")
-    venv.pip(
-        clean_env(base / "home"),
-        "install", "-q", "--no-index", "-f", str(house),
-        "requests==" + OLDEST_REQUESTS, "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel),
-    )
-    version = venv.run(clean_env(base / "home"), "-c", "import requests; print(requests.__version__)")
-    assert version.stdout.strip() == OLDEST_REQUESTS
-    return venv
-
-
-@pytest.fixture(params=["oldest", "newest"])
-def requests_venv(request: pytest.FixtureRequest) -> Venv:
-    """Each requests test runs against requests 2.28.2 and the newest release."""
-    name = "oldest_requests_venv" if request.param == "oldest" else "installed"
-    venv: Venv = request.getfixturevalue(name)
-    return venv
 
 
 def _pip_venv(

@@ -13,6 +13,11 @@ from typing import Iterator
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         body = b"hello from %s\n" % self.server.server_name.encode()  # type: ignore[attr-defined]
+        if getattr(self.server, "client_ca", None) is not None:
+            # Which client certificate this connection presented, if any.
+            peer = self.connection.getpeercert() or {}  # type: ignore[attr-defined]
+            names = [value for rdn in peer.get("subject", ()) for key, value in rdn if key == "commonName"]
+            body = b"client=%s\n" % (",".join(names) or "none").encode()
         directory = getattr(self.server, "directory", None)
         if directory is not None:
             target = Path(directory, self.path.lstrip("/").split("?")[0])
@@ -35,17 +40,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve_https(leaf_pem: Path, leaf_key: Path, directory: Path | None = None) -> Iterator[str]:
+def serve_https(
+    leaf_pem: Path,
+    leaf_key: Path,
+    directory: Path | None = None,
+    client_ca: Path | None = None,
+    require_client_cert: bool = True,
+) -> Iterator[str]:
     """Serve on an ephemeral port; yield ``https://localhost:PORT/``.
 
     ``load_cert_chain`` gets the leaf file alone, so the handshake carries
     exactly one certificate: the situation cert-session exists for.
+
+    With ``client_ca``, the server asks for a client certificate issued under
+    it (and refuses clients without one if ``require_client_cert``), and
+    answers ``client=<commonName>`` or ``client=none``.
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(leaf_pem), str(leaf_key))
+    if client_ca is not None:
+        ctx.load_verify_locations(str(client_ca))
+        ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.directory = directory  # type: ignore[attr-defined]
+    server.client_ca = client_ca  # type: ignore[attr-defined]
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     with running(server) as port:
         yield "https://localhost:%d/" % port
