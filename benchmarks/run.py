@@ -53,6 +53,12 @@ the hook's module names, state-file names or formats):
   rebuilds at the next start, seen as some file under the cache directory
   that appears, disappears or gets a new mtime, inode or size; and a steady
   start changes nothing there.
+- The test helpers it reuses keep their signatures: ``tests.helpers.pki.make_chain``,
+  ``wheels.build_project_wheel``, ``env.clean_env``, ``venvs.make_venv`` and
+  ``servers.serve_https``; and the checkout builds with ``pip wheel
+  --no-build-isolation`` from the tooling venv (setuptools, wheel).
+
+The exit status is 1 when a budget fails (the files are written anyway).
 """
 
 from __future__ import annotations
@@ -881,7 +887,7 @@ def chart(res: Results, path: Path, title: str) -> None:
     bottom.axvline(1.0, color="#333333", linestyle="--", linewidth=1)
     bottom.axvline(BUDGET_STEADY_VS_FLOOR, color="#c44e52", linestyle=":", linewidth=1)
     ymax = len(close) + 0.45
-    bottom.text(1.0, ymax, " floor", fontsize=7, va="bottom")
+    bottom.text(1.0, ymax, "floor ", fontsize=7, va="bottom", ha="right")
     bottom.text(
         BUDGET_STEADY_VS_FLOOR,
         ymax,
