@@ -46,9 +46,7 @@ the hook's module names, state-file names or formats):
   ``REQUESTS_CA_BUNDLE`` preset, it exports a different (merged) file.
 - Company certificates are files in ``cert_session/certs/`` of the package
   (the wheel is built with the throwaway root and intermediate put there).
-- ``CERT_SESSION_CACHE_DIR`` is where every per-user cache file goes, and
-  ``CERT_SESSION_DISABLE=1`` turns the hook off (used as the baseline of the
-  import and syscall profiles).
+- ``CERT_SESSION_CACHE_DIR`` is where every per-user cache file goes.
 - A changed input (company certificate contents, certifi's cacert.pem mtime)
   rebuilds at the next start, seen as some file under the cache directory
   that appears, disappears or gets a new mtime, inode or size; and a steady
@@ -64,8 +62,8 @@ The exit status is 1 when a budget fails (the files are written anyway).
 from __future__ import annotations
 
 import argparse
-import collections
 import datetime
+import difflib
 import inspect
 import itertools
 import os
@@ -523,40 +521,43 @@ def measure_connections(
     return result
 
 
-def measure_hook_imports(ours: Variant, env: dict[str, str], runs: int) -> tuple[set[str], float]:
-    """Modules the hook adds in steady state (whatever their names), and their median total self time (µs)."""
+def venv_of(v: Variant) -> str:
+    return str(Path(v.python).parents[1])
 
-    def modules(extra: dict[str, str]) -> tuple[dict[str, int], str]:
+
+def measure_hook_imports(
+    ours: Variant, bare: Variant, env: dict[str, str], runs: int
+) -> tuple[set[str], float]:
+    """Modules a cert-session start imports beyond a bare one (whatever their names), and their
+    median total self time (µs). The baseline is the bare venv, not the package's off switch:
+    with a plain ``import`` line in the .pth the hook's module loads even when switched off."""
+
+    def modules(v: Variant) -> dict[str, int]:
         proc = subprocess.run(
-            [ours.python, "-X", "importtime", "-c", "pass"],
-            env=dict(env, **extra),
-            capture_output=True,
-            text=True,
-            check=True,
+            [v.python, "-X", "importtime", "-c", "pass"], env=env, capture_output=True, text=True, check=True
         )
         found = {}
         for line in proc.stderr.splitlines():
             if line.startswith("import time:") and "imported package" not in line:
                 fields = line[len("import time:") :].split("|")
                 found[fields[2].strip()] = int(fields[0])
-        return found, proc.stderr
+        return found
 
-    on, _ = modules({})
-    off, _ = modules({"CERT_SESSION_DISABLE": "1"})
-    added = set(on) - set(off)
+    added = set(modules(ours)) - set(modules(bare))
     selfs = []
     for _ in range(runs):
-        found, _ = modules({})
+        found = modules(ours)
         selfs.append(sum(found.get(name, 0) for name in added))
     return added, statistics.median(selfs)
 
 
-def comparable(line: str) -> str:
+def shown(line: str, venv: str) -> str:
     """An strace line without what differs between two runs of the same program.
 
-    Addresses differ (ASLR), and descriptor numbers shift by one while the
-    .pth file is open, so both become placeholders.
+    Addresses differ (ASLR), descriptor numbers shift by one while the .pth
+    file is open, and each run has its own venv: all become placeholders.
     """
+    line = line.replace(venv, "<venv>")
     line = re.sub(r"0x[0-9a-f]+", "0x…", line)
     line = re.sub(r"^(\w+)\(\d+(?=[,)])", r"\1(fd", line)
     if line.startswith("openat("):
@@ -564,19 +565,28 @@ def comparable(line: str) -> str:
     return line
 
 
+def comparable(line: str, venv: str) -> str:
+    """``shown`` without sizes and entry counts either, which differ with the venv's path and files."""
+    line = shown(line, venv)
+    line = re.sub(r"st_size=\d+", "st_size=…", line)
+    line = re.sub(r"/\* \d+ entries \*/", "/* … entries */", line)
+    if line.startswith(("read(", "getdents64(")):
+        line = re.sub(r"(, \d+\) += )\d+$", r"\1…", line)
+    return line
+
+
 def strace_profile(
-    ours: Variant, env: dict[str, str], work: Path
+    ours: Variant, bare: Variant, env: dict[str, str], work: Path
 ) -> tuple[dict[str, tuple[int, int]], list[str]] | None:
-    """Syscall counts with and without the hook, and the calls it adds."""
+    """Syscall counts of a bare and a cert-session start, and the calls cert-session adds."""
     if not shutil.which("strace"):
         return None
     counts = {}
-    traces = {}
-    for label, extra in (("on", {}), ("off", {"CERT_SESSION_DISABLE": "1"})):
+    traces: dict[str, list[str]] = {}
+    for label, v in (("on", ours), ("off", bare)):
         summary = work / ("strace-c-%s.txt" % label)
         trace = work / ("strace-%s.txt" % label)
-        e = dict(env, **extra)
-        subprocess.run(["strace", "-c", "-o", str(summary), ours.python, "-c", "pass"], env=e, check=True)
+        subprocess.run(["strace", "-c", "-o", str(summary), v.python, "-c", "pass"], env=env, check=True)
         subprocess.run(
             [
                 "strace",
@@ -584,11 +594,11 @@ def strace_profile(
                 "trace=%file,read,close,fstat,getdents64",
                 "-o",
                 str(trace),
-                ours.python,
+                v.python,
                 "-c",
                 "pass",
             ],
-            env=e,
+            env=env,
             check=True,
         )
         table = {}
@@ -597,10 +607,17 @@ def strace_profile(
             if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
                 table[parts[-1]] = int(parts[3])
         counts[label] = table
-        traces[label] = collections.Counter(map(comparable, trace.read_text().splitlines()))
+        traces[label] = [x for x in trace.read_text().splitlines() if not x.startswith("execve(")]
     names = sorted(set(counts["on"]) | set(counts["off"]))
     diff = {n: (counts["off"].get(n, 0), counts["on"].get(n, 0)) for n in names}
-    added = [line for line in (traces["on"] - traces["off"]).elements() if not line.startswith("execve(")]
+    # The calls of the cert-session start that a sequence diff cannot match
+    # in the bare start, compared without sizes, shown with them.
+    on = [comparable(x, venv_of(ours)) for x in traces["on"]]
+    off = [comparable(x, venv_of(bare)) for x in traces["off"]]
+    added = []
+    for tag, _i1, _i2, j1, j2 in difflib.SequenceMatcher(None, off, on, autojunk=False).get_opcodes():
+        if tag in ("insert", "replace"):
+            added += [shown(x, venv_of(ours)) for x in traces["on"][j1:j2]]
     return diff, added
 
 
@@ -973,8 +990,8 @@ def main(argv: list[str] | None = None) -> int:
     print("timing new HTTPS connections ...", flush=True)
     conn = measure_connections(variants, env, files, work, args.conn_rounds, args.conn_requests)
     print("profiling the steady-state hook ...", flush=True)
-    added_modules, hook_self_us = measure_hook_imports(variants[OURS], env, 30)
-    syscalls = strace_profile(variants[OURS], env, work)
+    added_modules, hook_self_us = measure_hook_imports(variants[OURS], variants["bare"], env, 30)
+    syscalls = strace_profile(variants[OURS], variants["bare"], env, work)
     print("measuring peak RSS ...", flush=True)
     if not measure_rss(variants, env, work, args.rss_runs):
         print("  /usr/bin/time (GNU time) is missing: no memory figures")
@@ -1062,7 +1079,7 @@ def main(argv: list[str] | None = None) -> int:
         res.detail_tables(),
         "## What the hook does in steady state",
         "",
-        "- Modules imported beyond a start with `CERT_SESSION_DISABLE=1` (`-X importtime`): %s; "
+        "- Modules a cert-session start imports beyond a bare start (`-X importtime`): %s; "
         "median total self time %.0f µs."
         % (", ".join("`%s`" % m for m in sorted(added_modules)) or "none", hook_self_us),
     ]
@@ -1070,9 +1087,10 @@ def main(argv: list[str] | None = None) -> int:
         diff, added = syscalls
         changed = {n: c for n, c in diff.items() if c[0] != c[1]}
         out += [
-            "- Syscalls (`strace -c`), `CERT_SESSION_DISABLE=1` → hook on: %s."
+            "- Syscalls (`strace -c`), bare → cert-session: %s."
             % (", ".join("%s %d → %d" % (n, a, b) for n, (a, b) in changed.items()) or "no difference"),
-            "- File and descriptor calls the hook adds (`strace -e trace=%file,read,close,fstat,getdents64`):",
+            "- File and descriptor calls a cert-session start adds to a bare one "
+            "(`strace -e trace=%file,read,close,fstat,getdents64`; `<venv>` is each run's own venv):",
             "",
             "```",
             *[re.sub(r"/\S*/\.venvs/", ".venvs/", line) for line in added],
