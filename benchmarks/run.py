@@ -2,7 +2,7 @@
 
 Usage::
 
-    python3 benchmarks/run.py                # the full run (about 4 minutes on 2 cores)
+    python3 benchmarks/run.py                # the full run (2.5-5 minutes on 2 cores, more with load)
     python3 benchmarks/run.py --readme       # the same, and rewrite the README's generated block
     python3 benchmarks/run.py --runs 20      # a quick look
 
