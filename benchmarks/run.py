@@ -1,9 +1,10 @@
-"""Measure cert-session against a bare environment and the alternatives (issue #5).
+"""Measure cert-session against a bare environment, the floor and the alternatives (issues #5, #10).
 
 Usage::
 
-    python3 benchmarks/run.py                # the full run (about 2 minutes on 2 cores)
-    python3 benchmarks/run.py --runs 30      # a quick look
+    python3 benchmarks/run.py                # the full run (2.5-5 minutes on 2 cores, more with load)
+    python3 benchmarks/run.py --readme       # the same, and rewrite the README's generated block
+    python3 benchmarks/run.py --runs 20      # a quick look
 
 Everything happens in one invocation:
 
@@ -11,31 +12,63 @@ Everything happens in one invocation:
    setuptools, wheel) is created on first use from the package registry with
    this machine's pip configuration, and the script re-runs itself inside it.
 2. Side-by-side venvs under ``benchmarks/.venvs/`` get the same requests and
-   certifi wheels: ``bare``, ``cert-session`` (this checkout built as a wheel
-   with a throwaway trustme root and intermediate in cert_session/certs/),
-   ``pip-system-certs`` and ``certifi-linux``.
-3. Start-ups are timed round-robin across the variants (the starting variant
-   rotates every round), so drift on the machine hits every variant alike;
-   medians and ratios against ``bare`` are reported with the issue's budgets.
-   Rebuilds are timed right after a real input change: a different company
-   certificate file, or a new mtime on certifi's cacert.pem.
+   certifi wheels: ``bare``; ``floor``, which is bare plus a one-line ``.pth``
+   (``import empty_startup_module``) and that empty module, the least any
+   ``.pth`` start-up hook can cost; ``cert-session`` (this checkout built as a
+   wheel with a throwaway trustme root and intermediate in
+   cert_session/certs/); ``pip-system-certs`` and ``certifi-linux``.
+3. Start-ups (``python -c pass``) are timed in rounds. Every round starts
+   bare, floor and cert-session once each, in an order that cycles through
+   all six permutations, then (every n-th round) the alternatives, then the
+   two rebuilds. The headline is the median over rounds of the *paired*
+   ratio cert-session / floor (both timed in the same round), with its
+   interquartile range and a bootstrap 95% interval of that median. A
+   rebuild is the first start after a real input change (a different company
+   certificate file, or a new mtime on certifi's cacert.pem), paired with
+   the same round's bare start.
 4. Per-new-connection cost of requests against a loopback HTTPS server, the
-   merged bundle against the base bundle it was built from.
-5. Peak RSS of each start (``os.wait4``), the hook's imports
-   (``-X importtime``) and, when strace exists, the syscalls the hook adds.
+   merged bundle against the base bundle it was built from, paired per round.
+5. Peak RSS of each start (GNU time), the modules the hook adds
+   (``-X importtime``) and, when strace exists, the syscalls it adds.
 
-Results go to stdout, ``benchmarks/results.md`` and ``benchmarks/startup.png``.
-Children never run from the checkout and get a clean environment
-(tests/helpers/env.py), so this machine's preset CA variables play no part.
+Results go to stdout, ``benchmarks/results.md`` and ``benchmarks/startup.png``
+(and, with ``--readme``, the generated block of README.md's Performance
+section). Every number in them comes from the run. Children never run from
+the checkout and get a clean environment (tests/helpers/env.py), so this
+machine's preset CA variables play no part.
+
+What this script assumes about the package (nothing else; in particular not
+the hook's module names, state-file names or formats):
+
+- ``pip wheel`` of the checkout gives a wheel that installs a start-up hook
+  which, in a process started with no CA variables, exports
+  ``REQUESTS_CA_BUNDLE`` pointing at a ``.pem`` file; with
+  ``REQUESTS_CA_BUNDLE`` preset, it exports a different (merged) file.
+- Company certificates are files in ``cert_session/certs/`` of the package
+  (the wheel is built with the throwaway root and intermediate put there).
+- ``CERT_SESSION_CACHE_DIR`` is where every per-user cache file goes.
+- A changed input (company certificate contents, certifi's cacert.pem mtime)
+  rebuilds at the next start, seen as some file under the cache directory
+  that appears, disappears or gets a new mtime, inode or size; and a steady
+  start changes nothing there.
+- The test helpers it reuses keep their signatures: ``tests.helpers.pki.make_chain``,
+  ``wheels.build_project_wheel``, ``env.clean_env``, ``venvs.make_venv`` and
+  ``servers.serve_https``; and the checkout builds with ``pip wheel
+  --no-build-isolation`` from the tooling venv (setuptools, wheel).
+
+The exit status is 1 when a budget fails (the files are written anyway).
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import datetime
+import difflib
+import inspect
+import itertools
 import os
 import platform
+import random
 import re
 import shutil
 import statistics
@@ -55,12 +88,21 @@ ALTERNATIVES = {
     "pip-system-certs": ("pip-system-certs==5.3", "pip-system-certs"),
     "certifi-linux": ("certifi-linux==1.1", "certifi-linux"),
 }
-# A reference variant: bare plus a .pth that imports an empty module.
+# The reference: bare plus a one-line .pth that imports an empty module.
 FLOOR = "floor"
-BUDGET_STEADY = 1.03
+FLOOR_MODULE = "empty_startup_module"
+OURS = "cert-session"
+CORE = ("bare", FLOOR, OURS)  # started once each in every round
+BUDGET_STEADY_VS_FLOOR = 1.025
 BUDGET_REBUILD = 3.0
 BUDGET_CONNECTION = 1.05
 BUDGET_RSS_KIB = 1024
+BOOTSTRAP_RESAMPLES = 2000
+MIN_RUNS = 150  # issue #10: at least 150 interleaved runs each for the headline
+README_BEGIN = (
+    "<!-- begin: generated by `python3 benchmarks/run.py --readme`; edit the script, not this block -->"
+)
+README_END = "<!-- end: generated by benchmarks/run.py -->"
 
 # Runs in the bare venv: per-new-connection cost of plain requests.get, which
 # makes a new Session, pool and TLS connection (and so re-reads the CA file)
@@ -115,8 +157,7 @@ class Variant:
     name: str
     python: str
     site_packages: Path
-    every: int = 1  # measured every n-th round (the slow alternatives)
-    startup: list[float] = field(default_factory=list)
+    startup: dict[int, float] = field(default_factory=dict)  # round -> seconds
     rss: list[int] = field(default_factory=list)
 
 
@@ -181,16 +222,15 @@ def build_variants(work: Path, home: Path) -> tuple[dict[str, Variant], dict[str
         venv = make_venv(path)
         venv.pip(env, "install", "-q", "--no-index", "-f", str(wheelhouse), "requests", "certifi", *extra)
         if name == FLOOR:
-            # The least any .pth start-up hook can cost: one line, one empty module.
-            (venv.site_packages / "empty_startup_module.py").write_text("")
-            (venv.site_packages / "empty_startup_module.pth").write_text("import empty_startup_module\n")
+            # The least any .pth start-up hook can cost: one plain import line, one empty module.
+            (venv.site_packages / (FLOOR_MODULE + ".py")).write_text("")
+            (venv.site_packages / (FLOOR_MODULE + ".pth")).write_text("import %s\n" % FLOOR_MODULE)
             subprocess.run(
-                [venv.python, "-m", "py_compile", str(venv.site_packages / "empty_startup_module.py")],
+                [venv.python, "-m", "py_compile", str(venv.site_packages / (FLOOR_MODULE + ".py"))],
                 check=True,
             )
-        variants[name] = Variant(
-            name, venv.python, venv.site_packages, every=0 if name in ALTERNATIVES else 1
-        )
+        variants[name] = Variant(name, venv.python, venv.site_packages)
+    check_floor(variants["bare"].site_packages, variants[FLOOR].site_packages)
     files = {
         "root": chain.root_pem,
         "intermediate": chain.intermediate_pem,
@@ -201,11 +241,37 @@ def build_variants(work: Path, home: Path) -> tuple[dict[str, Variant], dict[str
     return variants, files, chosen
 
 
+def tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir()}
+
+
+def check_floor(bare: Path, floor: Path) -> None:
+    """The floor venv is the bare one plus exactly the .pth, the empty module and its .pyc."""
+    extra = tree(floor) - tree(bare)
+    missing = tree(bare) - tree(floor)
+    pyc = {p for p in extra if re.fullmatch(r"__pycache__/%s\.[\w-]+\.pyc" % FLOOR_MODULE, p)}
+    if missing or extra - pyc != {FLOOR_MODULE + ".py", FLOOR_MODULE + ".pth"} or len(pyc) != 1:
+        raise SystemExit("the floor venv is not bare + one .pth: extra %s, missing %s" % (extra, missing))
+    if (floor / (FLOOR_MODULE + ".pth")).read_text() != "import %s\n" % FLOOR_MODULE:
+        raise SystemExit("the floor .pth is not one plain import line")
+    if (floor / (FLOOR_MODULE + ".py")).read_bytes():
+        raise SystemExit("the floor module is not empty")
+
+
 def versions(site_packages: Path) -> dict[str, str]:
     out = {}
     for info in site_packages.glob("*.dist-info"):
         name, _, version = info.name[: -len(".dist-info")].partition("-")
         out[name.lower().replace("_", "-")] = version
+    return out
+
+
+def added_pth_lines(bare: Path, ours: Path) -> dict[str, str]:
+    """The .pth files the package adds, with their first line (for the report only)."""
+    out = {}
+    for pth in sorted(set(p.name for p in ours.glob("*.pth")) - set(p.name for p in bare.glob("*.pth"))):
+        lines = (ours / pth).read_text(errors="replace").splitlines()
+        out[pth] = lines[0] if lines else ""
     return out
 
 
@@ -242,12 +308,62 @@ def peak_rss(argv: list[str], env: dict[str, str], out: Path) -> int:
     return int(out.read_text().split()[-1])
 
 
-def newest_state(cache: Path) -> int:
-    return max((p.stat().st_mtime_ns for p in cache.rglob("state-*")), default=0)
+def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file under ``directory``: (mtime, inode, size). Only a directory listing and stats,
+    so nothing depends on how the package names or formats its cache files."""
+    out = {}
+    for root, _dirs, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(root, name)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            out[os.path.relpath(path, directory)] = (st.st_mtime_ns, st.st_ino, st.st_size)
+    return out
 
 
-def median_ms(values: list[float]) -> float:
-    return statistics.median(values) * 1000
+def median_ms(values: list[float] | dict[int, float]) -> float:
+    return statistics.median(values.values() if isinstance(values, dict) else values) * 1000
+
+
+@dataclass
+class Paired:
+    """Ratios of two measurements taken in the same round."""
+
+    ratios: list[float]
+
+    @property
+    def n(self) -> int:
+        return len(self.ratios)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.ratios)
+
+    @property
+    def iqr(self) -> tuple[float, float]:
+        if self.n < 2:
+            return self.median, self.median
+        q1, _, q3 = statistics.quantiles(self.ratios, n=4, method="inclusive")
+        return q1, q3
+
+    def bootstrap(self, resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float]:
+        """Percentile bootstrap 95% interval of the median (seeded: same data, same interval)."""
+        rng = random.Random(self.n)  # noqa: S311 (statistics, not secrets)
+        medians = sorted(statistics.median(rng.choices(self.ratios, k=self.n)) for _ in range(resamples))
+        return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+
+    def text(self, bootstrap: bool = False) -> str:
+        q1, q3 = self.iqr
+        out = "%.3f× (IQR %.3f–%.3f" % (self.median, q1, q3)
+        if bootstrap:
+            out += "; 95%% CI of the median %.3f–%.3f" % self.bootstrap()
+        return out + ")"
+
+
+def paired(num: dict[int, float], den: dict[int, float]) -> Paired:
+    return Paired([num[r] / den[r] for r in sorted(num) if r in den])
 
 
 # --------------------------------------------------------------------------
@@ -256,11 +372,11 @@ def median_ms(values: list[float]) -> float:
 
 @dataclass
 class Bundle:
-    """A CA file and the per-connection timings taken with it."""
+    """A CA file and the per-connection timings taken with it, one list per round."""
 
     path: Path
-    request: list[float] = field(default_factory=list)
-    load: list[float] = field(default_factory=list)
+    request: dict[int, list[float]] = field(default_factory=dict)
+    load: dict[int, list[float]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -270,16 +386,11 @@ class Bundle:
     def certs(self) -> int:
         return self.path.read_bytes().count(b"-----BEGIN CERTIFICATE-----")
 
+    def all(self, kind: str) -> list[float]:
+        return [x for xs in getattr(self, kind).values() for x in xs]
 
-@dataclass
-class Row:
-    what: str
-    variant: str
-    median: str
-    ratio: str
-    budget: str
-    verdict: str
-    samples: int
+    def per_round(self, kind: str) -> dict[int, float]:
+        return {r: statistics.median(xs) for r, xs in getattr(self, kind).items()}
 
 
 def check_outputs(variants: dict[str, Variant], env: dict[str, str]) -> dict[str, str]:
@@ -289,41 +400,61 @@ def check_outputs(variants: dict[str, Variant], env: dict[str, str]) -> dict[str
     for v in variants.values():
         proc = subprocess.run([v.python, "-c", show], env=env, capture_output=True, text=True, check=True)
         notes[v.name] = proc.stderr.strip()
-        if v.name == "cert-session" and not proc.stdout.strip().endswith(".pem"):
+        if v.name == OURS and not proc.stdout.strip().endswith(".pem"):
             raise SystemExit("cert-session exported no bundle: %r %r" % (proc.stdout, proc.stderr))
     return notes
 
 
 def measure_startups(
-    variants: dict[str, Variant], env: dict[str, str], files: dict[str, Path], runs: int, alt_every: int
-) -> dict[str, list[float]]:
-    ours = variants["cert-session"]
-    (company,) = ours.site_packages.glob("cert_session/certs/Issuer.crt")
+    variants: dict[str, Variant],
+    env: dict[str, str],
+    files: dict[str, Path],
+    runs: int,
+    alt_every: int,
+    warmup: int,
+) -> dict[str, dict[int, float]]:
+    """Start-ups in rounds; returns the rebuild timings (round -> seconds)."""
+    ours = variants[OURS]
+    # Inputs the package documents: company certificates in cert_session/certs/,
+    # and the certifi bundle it merges with.
+    (company,) = ours.site_packages.glob("cert_session/certs/" + files["intermediate"].name)
     (certifi_pem,) = ours.site_packages.glob("certifi/cacert.pem")
     one = files["intermediate"].read_bytes()
     two = one + files["second"].read_bytes()
     cache = Path(env["CERT_SESSION_CACHE_DIR"])
-    rebuilds: dict[str, list[float]] = {"company": [], "certifi": []}
-    order = list(variants.values())
-    for v in order:
-        v.every = v.every or alt_every
-    for r in range(runs):
-        rotated = order[r % len(order) :] + order[: r % len(order)]
-        for v in rotated:
-            if r % v.every == 0:
-                v.startup.append(spawn([v.python, "-c", "pass"], env))
+    rebuilds: dict[str, dict[int, float]] = {"company": {}, "certifi": {}}
+    core = [variants[n] for n in CORE]
+    alternatives = [v for v in variants.values() if v.name not in CORE]
+    orders = list(itertools.permutations(core))
+    for r in range(-warmup, runs):
+        order = list(orders[r % len(orders)])
+        if r >= 0 and r % alt_every == 0:
+            k = (r // alt_every) % len(alternatives)
+            order += alternatives[k:] + alternatives[:k]
+        # Listed before and after the round's steady starts, never between
+        # two of them, so no variant's start follows the listing more often.
+        before = snapshot(cache)
+        for v in order:
+            t = spawn([v.python, "-c", "pass"], env)
+            if r >= 0:
+                v.startup[r] = t
+        if snapshot(cache) != before:
+            raise SystemExit(
+                "a steady-state start changed files under %s: not a steady start (round %d)" % (cache, r)
+            )
         # Rebuilds: change a real input, then time the first start.
         for kind in ("company", "certifi"):
-            before = newest_state(cache)
+            before = snapshot(cache)
             if kind == "company":
                 company.write_bytes(two if r % 2 == 0 else one)
             else:
                 os.utime(certifi_pem)  # what a reinstall of the same certifi looks like
             t = spawn([ours.python, "-c", "pass"], env)
-            if newest_state(cache) <= before:
-                raise SystemExit("a %s change did not trigger a rebuild" % kind)
-            rebuilds[kind].append(t)
-        if (r + 1) % 25 == 0:
+            if snapshot(cache) == before:
+                raise SystemExit("a %s change wrote nothing under %s: no rebuild" % (kind, cache))
+            if r >= 0:
+                rebuilds[kind][r] = t
+        if r >= 0 and (r + 1) % 50 == 0:
             print("  start-up round %d/%d" % (r + 1, runs), flush=True)
     company.write_bytes(one)
     spawn([ours.python, "-c", "pass"], env)  # back to steady state
@@ -360,7 +491,7 @@ def measure_connections(
     base = work / "base-bundle.pem"
     base.write_bytes(certifi_pem.read_bytes() + b"\n" + files["root"].read_bytes())
     proc = subprocess.run(
-        [variants["cert-session"].python, "-c", "import os; print(os.environ['REQUESTS_CA_BUNDLE'])"],
+        [variants[OURS].python, "-c", "import os; print(os.environ['REQUESTS_CA_BUNDLE'])"],
         env=dict(env, REQUESTS_CA_BUNDLE=str(base)),
         capture_output=True,
         text=True,
@@ -385,188 +516,48 @@ def measure_connections(
                     text=True,
                     check=True,
                 ).stdout.split("\n")
-                result[name].request += [float(x) for x in out[0].split()]
-                result[name].load += [float(x) for x in out[1].split()]
+                result[name].request[r] = [float(x) for x in out[0].split()]
+                result[name].load[r] = [float(x) for x in out[1].split()]
     return result
 
 
-# --------------------------------------------------------------------------
-# Preloaded CA contexts (issue 13), kept in one block so it merges on its own
-
-BUDGET_PRELOAD = 0.3
-# A long-lived worker: one requests.get (a new session each) per "get" line on
-# stdin, answering its wall time; "contexts" answers how many preloaded
-# contexts the process holds (-1 where cert-session is not installed).
-PRELOAD_WORKER = r"""
-import sys, time, requests
-url = sys.argv[1]
-requests.get(url, timeout=10).raise_for_status()  # imports and first-use caches
-for line in sys.stdin:
-    if line.strip() == "get":
-        t = time.perf_counter()
-        requests.get(url, timeout=10).raise_for_status()
-        print(repr(time.perf_counter() - t), flush=True)
-    elif line.strip() == "contexts":
-        try:
-            from cert_session import _preload
-            print(_preload.cached_contexts(), flush=True)
-        except ImportError:
-            print(-1, flush=True)
-"""
-# A fresh process making n sequential requests.get calls to one host; the
-# timing starts after `import requests` and includes the first call.
-PRELOAD_SEQUENTIAL = r"""
-import sys, time, requests
-url, n = sys.argv[1], int(sys.argv[2])
-t = time.perf_counter()
-for _ in range(n):
-    requests.get(url, timeout=10).raise_for_status()
-print(repr(time.perf_counter() - t))
-"""
+def venv_of(v: Variant) -> str:
+    return str(Path(v.python).parents[1])
 
 
-def measure_preload(
-    variants: dict[str, Variant], env: dict[str, str], files: dict[str, Path], work: Path, pairs: int, rounds: int, n: int
-) -> tuple[list[Row], list[str]]:
-    """New HTTPS connections with cert-session's preloaded context vs plain requests, same bundle.
+def measure_hook_imports(
+    ours: Variant, bare: Variant, env: dict[str, str], runs: int
+) -> tuple[set[str], float]:
+    """Modules a cert-session start imports beyond a bare one (whatever their names), and their
+    median total self time (µs). The baseline is the bare venv, not the package's off switch:
+    with a plain ``import`` line in the .pth the hook's module loads even when switched off."""
 
-    ``package``: the cert-session venv with ``REQUESTS_CA_BUNDLE`` preset to the
-    base, so the hook exports the merged bundle and the verify guard preloads it.
-    ``plain``: the bare venv (same requests, urllib3 and certifi wheels) with
-    ``REQUESTS_CA_BUNDLE`` set to that same merged file. Pairs alternate which
-    one goes first; the figure is the median of the per-pair ratios.
-    """
-    from tests.helpers import servers
-
-    (certifi_pem,) = variants["bare"].site_packages.glob("certifi/cacert.pem")
-    base = work / "preload-base-bundle.pem"
-    base.write_bytes(certifi_pem.read_bytes() + b"\n" + files["root"].read_bytes())
-    ours, bare = variants["cert-session"], variants["bare"]
-    package_env = dict(env, REQUESTS_CA_BUNDLE=str(base))
-    merged = subprocess.run(
-        [ours.python, "-c", "import os; print(os.environ['REQUESTS_CA_BUNDLE'])"],
-        env=package_env, capture_output=True, text=True, check=True,
-    ).stdout.strip()
-    if merged == str(base):
-        raise SystemExit("the hook did not export a merged bundle for the preload benchmark")
-    plain_env = dict(env, REQUESTS_CA_BUNDLE=merged)
-    chain = work / "preload-leaf-and-intermediate.pem"
-    chain.write_bytes(files["leaf"].read_bytes() + files["intermediate"].read_bytes())
-    sides = {"package": (ours.python, package_env), "plain": (bare.python, plain_env)}
-    one: dict[str, list[float]] = {name: [] for name in sides}
-    ratios: list[float] = []
-    seq: dict[str, list[float]] = {name: [] for name in sides}
-    seq_ratios: list[float] = []
-    with servers.serve_https(chain, files["key"]) as url:
-        workers = {
-            name: subprocess.Popen(
-                [python, "-c", PRELOAD_WORKER, url], env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-            )
-            for name, (python, e) in sides.items()
-        }
-
-        def ask(name: str, what: str) -> str:
-            proc = workers[name]
-            assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(what + "\n")
-            proc.stdin.flush()
-            return proc.stdout.readline().strip()
-
-        try:
-            for i in range(pairs):
-                order = ["package", "plain"] if i % 2 == 0 else ["plain", "package"]
-                got = {name: float(ask(name, "get")) for name in order}
-                for name, t in got.items():
-                    one[name].append(t)
-                ratios.append(got["package"] / got["plain"])
-            contexts = {name: int(ask(name, "contexts")) for name in sides}
-        finally:
-            for proc in workers.values():
-                if proc.stdin is not None:
-                    proc.stdin.close()
-                proc.wait(timeout=30)
-        if contexts["package"] != 1 or contexts["plain"] != -1:
-            raise SystemExit("preload benchmark: unexpected preloaded contexts %r" % contexts)
-        for r in range(rounds):
-            order = ["package", "plain"] if r % 2 == 0 else ["plain", "package"]
-            got = {}
-            for name in order:
-                python, e = sides[name]
-                out = subprocess.run(
-                    [python, "-c", PRELOAD_SEQUENTIAL, url, str(n)], env=e, capture_output=True, text=True, check=True
-                )
-                got[name] = float(out.stdout)
-                seq[name].append(got[name])
-            seq_ratios.append(got["package"] / got["plain"])
-    ratio = statistics.median(ratios)
-    seq_ratio = statistics.median(seq_ratios)
-    what = "new HTTPS connection (requests.get, one new session each)"
-    rows = [
-        Row(what, "plain requests, same merged bundle", "%.2f ms" % median_ms(one["plain"]), "1.000× plain", "", "", pairs),
-        Row(
-            what,
-            "cert-session (preloaded context)",
-            "%.2f ms" % median_ms(one["package"]),
-            "%.3f× plain (median of paired ratios)" % ratio,
-            "≤ %.1f×" % BUDGET_PRELOAD,
-            verdict(ratio <= BUDGET_PRELOAD),
-            pairs,
-        ),
-    ]
-    what = "%d sequential requests.get to one host, in a fresh process" % n
-    rows += [
-        Row(what, "plain requests, same merged bundle", "%.1f ms" % median_ms(seq["plain"]), "1.000× plain", "", "", rounds),
-        Row(
-            what,
-            "cert-session (preloaded context)",
-            "%.1f ms" % median_ms(seq["package"]),
-            "%.3f× plain (median of paired ratios)" % seq_ratio,
-            "",
-            "",
-            rounds,
-        ),
-    ]
-    notes = [
-        "- Preloaded contexts: `requests.get` (a new session and pool each call) to a loopback server, in two "
-        "long-lived workers answering alternately, %d pairs: the cert-session venv with `REQUESTS_CA_BUNDLE` "
-        "preset to the base (so the guard uses the merged bundle, loaded once per process), and the bare venv "
-        "with `REQUESTS_CA_BUNDLE` set to that same merged file (urllib3 loads it for every new connection). "
-        "The ratio is the median of the per-pair ratios. The sequential row times %d calls in a fresh process "
-        "after `import requests`, first call included, %d rounds." % (pairs, n, rounds),
-    ]
-    return rows, notes
-
-
-def measure_hook_imports(ours: Variant, env: dict[str, str], runs: int) -> tuple[set[str], float]:
-    """Modules the hook adds in steady state, and its median self time (µs)."""
-
-    def modules(extra: dict[str, str]) -> tuple[dict[str, int], str]:
+    def modules(v: Variant) -> dict[str, int]:
         proc = subprocess.run(
-            [ours.python, "-X", "importtime", "-c", "pass"],
-            env=dict(env, **extra),
-            capture_output=True,
-            text=True,
-            check=True,
+            [v.python, "-X", "importtime", "-c", "pass"], env=env, capture_output=True, text=True, check=True
         )
         found = {}
         for line in proc.stderr.splitlines():
             if line.startswith("import time:") and "imported package" not in line:
                 fields = line[len("import time:") :].split("|")
                 found[fields[2].strip()] = int(fields[0])
-        return found, proc.stderr
+        return found
 
-    on, _ = modules({})
-    off, _ = modules({"CERT_SESSION_DISABLE": "1"})
-    selfs = [modules({})[0].get("cert_session_hook", 0) for _ in range(runs)]
-    return set(on) - set(off), statistics.median(selfs)
+    added = set(modules(ours)) - set(modules(bare))
+    selfs = []
+    for _ in range(runs):
+        found = modules(ours)
+        selfs.append(sum(found.get(name, 0) for name in added))
+    return added, statistics.median(selfs)
 
 
-def comparable(line: str) -> str:
+def shown(line: str, venv: str) -> str:
     """An strace line without what differs between two runs of the same program.
 
-    Addresses differ (ASLR), and descriptor numbers shift by one while the
-    .pth file is open, so both become placeholders.
+    Addresses differ (ASLR), descriptor numbers shift by one while the .pth
+    file is open, and each run has its own venv: all become placeholders.
     """
+    line = line.replace(venv, "<venv>")
     line = re.sub(r"0x[0-9a-f]+", "0x…", line)
     line = re.sub(r"^(\w+)\(\d+(?=[,)])", r"\1(fd", line)
     if line.startswith("openat("):
@@ -574,19 +565,28 @@ def comparable(line: str) -> str:
     return line
 
 
+def comparable(line: str, venv: str) -> str:
+    """``shown`` without sizes and entry counts either, which differ with the venv's path and files."""
+    line = shown(line, venv)
+    line = re.sub(r"st_size=\d+", "st_size=…", line)
+    line = re.sub(r"/\* \d+ entries \*/", "/* … entries */", line)
+    if line.startswith(("read(", "getdents64(")):
+        line = re.sub(r"(, \d+\) += )\d+$", r"\1…", line)
+    return line
+
+
 def strace_profile(
-    ours: Variant, env: dict[str, str], work: Path
+    ours: Variant, bare: Variant, env: dict[str, str], work: Path
 ) -> tuple[dict[str, tuple[int, int]], list[str]] | None:
-    """Syscall counts with and without the hook, and the calls it adds."""
+    """Syscall counts of a bare and a cert-session start, and the calls cert-session adds."""
     if not shutil.which("strace"):
         return None
     counts = {}
-    traces = {}
-    for label, extra in (("on", {}), ("off", {"CERT_SESSION_DISABLE": "1"})):
+    traces: dict[str, list[str]] = {}
+    for label, v in (("on", ours), ("off", bare)):
         summary = work / ("strace-c-%s.txt" % label)
         trace = work / ("strace-%s.txt" % label)
-        e = dict(env, **extra)
-        subprocess.run(["strace", "-c", "-o", str(summary), ours.python, "-c", "pass"], env=e, check=True)
+        subprocess.run(["strace", "-c", "-o", str(summary), v.python, "-c", "pass"], env=env, check=True)
         subprocess.run(
             [
                 "strace",
@@ -594,11 +594,11 @@ def strace_profile(
                 "trace=%file,read,close,fstat,getdents64",
                 "-o",
                 str(trace),
-                ours.python,
+                v.python,
                 "-c",
                 "pass",
             ],
-            env=e,
+            env=env,
             check=True,
         )
         table = {}
@@ -607,10 +607,17 @@ def strace_profile(
             if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
                 table[parts[-1]] = int(parts[3])
         counts[label] = table
-        traces[label] = collections.Counter(map(comparable, trace.read_text().splitlines()))
+        traces[label] = [x for x in trace.read_text().splitlines() if not x.startswith("execve(")]
     names = sorted(set(counts["on"]) | set(counts["off"]))
     diff = {n: (counts["off"].get(n, 0), counts["on"].get(n, 0)) for n in names}
-    added = [line for line in (traces["on"] - traces["off"]).elements() if not line.startswith("execve(")]
+    # The calls of the cert-session start that a sequence diff cannot match
+    # in the bare start, compared without sizes, shown with them.
+    on = [comparable(x, venv_of(ours)) for x in traces["on"]]
+    off = [comparable(x, venv_of(bare)) for x in traces["off"]]
+    added = []
+    for tag, _i1, _i2, j1, j2 in difflib.SequenceMatcher(None, off, on, autojunk=False).get_opcodes():
+        if tag in ("insert", "replace"):
+            added += [shown(x, venv_of(ours)) for x in traces["on"][j1:j2]]
     return diff, added
 
 
@@ -618,7 +625,7 @@ def strace_profile(
 # Reporting
 
 
-def machine() -> dict[str, str]:
+def machine(python: str) -> dict[str, str]:
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -627,244 +634,390 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
+    # The children's interpreter, which is what was timed.
+    child = subprocess.run(
+        [python, "-I", "-S", "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     return {
         "CPU": cpu,
         "cores": str(os.cpu_count()),
-        "Python": platform.python_version(),
+        "Python": child,
         "kernel": platform.release(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+def loadavg() -> str:
+    try:
+        return "%.2f / %.2f / %.2f" % os.getloadavg()
+    except OSError:
+        return "unknown"
 
 
 def verdict(ok: bool) -> str:
     return "pass" if ok else "**FAIL**"
 
 
-def vs_bare(m: float, bare: float) -> str:
-    return "%.3f× (%+.2f ms)" % (m / bare, m - bare)
+def paired_diff_ms(num: dict[int, float], den: dict[int, float]) -> float:
+    return statistics.median(num[r] - den[r] for r in num if r in den) * 1000
 
 
-def make_rows(
-    variants: dict[str, Variant], rebuilds: dict[str, list[float]], conn: dict[str, Bundle]
-) -> list[Row]:
-    bare = median_ms(variants["bare"].startup)
-    rows = []
-    for v in variants.values():
-        m = median_ms(v.startup)
-        budget, ok = "", ""
-        if v.name == "cert-session":
-            budget, ok = "≤ %.2f×" % BUDGET_STEADY, verdict(m / bare <= BUDGET_STEADY)
-        label = {"cert-session": "steady state", FLOOR: "(reference: a .pth importing an empty module)"}.get(
-            v.name, ""
-        )
-        rows.append(
-            Row(
-                "`python -c pass`",
-                ("%s %s" % (v.name, label)).strip(),
-                "%.2f ms" % m,
-                vs_bare(m, bare),
-                budget,
-                ok,
-                len(v.startup),
+@dataclass
+class Results:
+    variants: dict[str, Variant]
+    rebuilds: dict[str, dict[int, float]]
+    conn: dict[str, Bundle]
+
+    def startups(self) -> list[tuple[str, str, dict[int, float]]]:
+        """(label, description, round -> seconds) of every kind of start, cheapest kinds first."""
+        v = self.variants
+        out = [
+            ("bare", "requests + certifi, no start-up hook", v["bare"].startup),
+            (FLOOR, "bare + a `.pth` that is one plain `import` of an empty module", v[FLOOR].startup),
+            ("cert-session", "steady state", v[OURS].startup),
+            ("cert-session", "rebuild: company certificate changed", self.rebuilds["company"]),
+            ("cert-session", "rebuild: certifi's cacert.pem touched", self.rebuilds["certifi"]),
+        ]
+        out += [(n, "alternative", v[n].startup) for n in ALTERNATIVES]
+        return out
+
+    @property
+    def steady(self) -> Paired:
+        return paired(self.variants[OURS].startup, self.variants[FLOOR].startup)
+
+    @property
+    def steady_ok(self) -> bool:
+        return self.steady.median <= BUDGET_STEADY_VS_FLOOR
+
+    def headline(self) -> str:
+        v = self.variants
+        s = self.steady
+        low, high = s.bootstrap()
+        q1, q3 = s.iqr
+        return (
+            "**A steady cert-session start costs %.3f× the floor** (median of %d paired ratios "
+            "cert-session / floor, each pair timed in the same round; interquartile range %.3f–%.3f; "
+            "bootstrap 95%% interval of the median %.3f–%.3f; median difference %+.2f ms). "
+            "Budget ≤ %.3f×: %s.\n\n"
+            "Medians: bare %.2f ms, floor %.2f ms, cert-session %.2f ms. "
+            "Paired: cert-session / bare %s, floor / bare %s."
+            % (
+                s.median,
+                s.n,
+                q1,
+                q3,
+                low,
+                high,
+                paired_diff_ms(v[OURS].startup, v[FLOOR].startup),
+                BUDGET_STEADY_VS_FLOOR,
+                verdict(self.steady_ok),
+                median_ms(v["bare"].startup),
+                median_ms(v[FLOOR].startup),
+                median_ms(v[OURS].startup),
+                paired(v[OURS].startup, v["bare"].startup).text(),
+                paired(v[FLOOR].startup, v["bare"].startup).text(),
             )
         )
-    for kind, what in (
-        ("company", "company certificate changed"),
-        ("certifi", "certifi's cacert.pem touched"),
-    ):
-        m = median_ms(rebuilds[kind])
+
+    def startup_table(self) -> str:
+        floor, bare = self.variants[FLOOR].startup, self.variants["bare"].startup
+        out = [
+            "| `python -c pass` | | median | vs floor (paired median, IQR) | − floor (paired median) "
+            "| vs bare (paired median, IQR) | runs |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for label, what, times in self.startups():
+            out.append(
+                "| %s | %s | %.2f ms | %s | %+.2f ms | %s | %d |"
+                % (
+                    "**%s**" % label if label == FLOOR else label,
+                    what,
+                    median_ms(times),
+                    paired(times, floor).text(),
+                    paired_diff_ms(times, floor),
+                    paired(times, bare).text(),
+                    len(times),
+                )
+            )
+        return "\n".join(out) + "\n"
+
+    def budget_rows(self) -> list[tuple[str, str, str, bool, int]]:
+        v = self.variants
+        rows = [
+            (
+                "steady start / floor (paired, median)",
+                self.steady.text(bootstrap=True),
+                "≤ %.3f×" % BUDGET_STEADY_VS_FLOOR,
+                self.steady_ok,
+                self.steady.n,
+            )
+        ]
+        for kind, what in (
+            ("company", "company certificate changed"),
+            ("certifi", "certifi's cacert.pem touched"),
+        ):
+            p = paired(self.rebuilds[kind], v["bare"].startup)
+            rows.append(
+                (
+                    "rebuild (%s) / bare (paired, median)" % what,
+                    "%s, %.2f ms" % (p.text(), median_ms(self.rebuilds[kind])),
+                    "≤ %.0f×" % BUDGET_REBUILD,
+                    p.median <= BUDGET_REBUILD,
+                    p.n,
+                )
+            )
+        c = paired(self.conn["merged"].per_round("request"), self.conn["base"].per_round("request"))
         rows.append(
-            Row(
-                "`python -c pass`, rebuild",
-                "cert-session, %s" % what,
-                "%.2f ms" % m,
-                vs_bare(m, bare),
-                "≤ %.0f×" % BUDGET_REBUILD,
-                verdict(m / bare <= BUDGET_REBUILD),
-                len(rebuilds[kind]),
+            (
+                "new HTTPS connection, merged / base bundle (paired per round, median)",
+                c.text(),
+                "≤ %.2f×" % BUDGET_CONNECTION,
+                c.median <= BUDGET_CONNECTION,
+                len(self.conn["merged"].all("request")),
             )
         )
-    base_req = median_ms(conn["base"].request)
-    for name in ("base", "merged"):
-        m = median_ms(conn[name].request)
-        label = "base bundle (certifi + company root)" if name == "base" else "merged bundle (cert-session)"
-        budget, ok = (
-            ("≤ %.2f×" % BUDGET_CONNECTION, verdict(m / base_req <= BUDGET_CONNECTION))
-            if name == "merged"
-            else ("", "")
-        )
-        rows.append(
-            Row(
-                "new HTTPS connection (requests.get)",
-                label,
-                "%.2f ms" % m,
-                "%.3f× base" % (m / base_req),
-                budget,
-                ok,
-                len(conn[name].request),
+        if v["bare"].rss:
+            extra = statistics.median(v[OURS].rss) - statistics.median(v["bare"].rss)
+            rows.append(
+                (
+                    "peak RSS, cert-session − bare (medians)",
+                    "%+.0f KiB" % extra,
+                    "≤ +%d KiB" % BUDGET_RSS_KIB,
+                    extra <= BUDGET_RSS_KIB,
+                    len(v[OURS].rss),
+                )
             )
-        )
-    base_load = median_ms(conn["base"].load)
-    for name in ("base", "merged"):
-        m = median_ms(conn[name].load)
-        rows.append(
-            Row(
-                "CA file load (load_verify_locations)",
-                "%s: %d certs, %d bytes" % (name, conn[name].certs, conn[name].size),
-                "%.2f ms" % m,
-                "%.3f× base" % (m / base_load),
-                "",
-                "",
-                len(conn[name].load),
-            )
-        )
-    if not variants["bare"].rss:
         return rows
-    bare_rss = statistics.median(variants["bare"].rss)
-    for v in variants.values():
-        m = statistics.median(v.rss)
-        budget, ok = "", ""
-        if v.name == "cert-session":
-            budget, ok = "≤ +%d KiB" % BUDGET_RSS_KIB, verdict(m - bare_rss <= BUDGET_RSS_KIB)
-        rows.append(
-            Row(
-                "peak RSS of `python -c pass`",
-                v.name,
-                "%.0f KiB" % m,
-                "%+.0f KiB" % (m - bare_rss),
-                budget,
-                ok,
-                len(v.rss),
+
+    def budget_table(self) -> str:
+        out = ["| budget | measured | limit | result | runs |", "|---|---:|---|---|---:|"]
+        out += [
+            "| %s | %s | %s | %s | %d |" % (a, b, c, verdict(ok), n) for a, b, c, ok, n in self.budget_rows()
+        ]
+        return "\n".join(out) + "\n"
+
+    def detail_tables(self) -> str:
+        out = [
+            "| per new HTTPS connection | CA file | median `requests.get` | median CA load "
+            "(`load_verify_locations`) | samples |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for name, what in (("base", "certifi + company root"), ("merged", "what cert-session built from it")):
+            b = self.conn[name]
+            out.append(
+                "| %s (%s) | %d certs, %d bytes | %.2f ms | %.2f ms | %d |"
+                % (
+                    name,
+                    what,
+                    b.certs,
+                    b.size,
+                    median_ms(b.all("request")),
+                    median_ms(b.all("load")),
+                    len(b.all("request")),
+                )
             )
-        )
-    return rows
+        v = self.variants
+        if v["bare"].rss:
+            bare_rss = statistics.median(v["bare"].rss)
+            out += ["", "| peak RSS of `python -c pass` | median | vs bare | runs |", "|---|---:|---:|---:|"]
+            for x in v.values():
+                m = statistics.median(x.rss)
+                out.append("| %s | %.0f KiB | %+.0f KiB | %d |" % (x.name, m, m - bare_rss, len(x.rss)))
+        return "\n".join(out) + "\n"
 
 
-def table(rows: list[Row]) -> str:
-    head = "| measurement | variant | median | vs bare | budget | result | runs |\n|---|---|---:|---:|---|---|---:|\n"
-    return head + "".join(
-        "| %s | %s | %s | %s | %s | %s | %d |\n"
-        % (r.what, r.variant, r.median, r.ratio, r.budget, r.verdict, r.samples)
-        for r in rows
-    )
-
-
-def chart(variants: dict[str, Variant], rebuilds: dict[str, list[float]], path: Path) -> None:
+def chart(res: Results, path: Path, title: str) -> None:
     import matplotlib  # type: ignore[import-not-found]
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # type: ignore[import-not-found]
 
-    bare = median_ms(variants["bare"].startup)
-    labels = [
-        v.name + {"cert-session": " (steady)", FLOOR: " (empty .pth module)"}.get(v.name, "")
-        for v in variants.values()
-    ]
-    values = [median_ms(v.startup) for v in variants.values()]
-    labels += ["cert-session (rebuild: company cert)", "cert-session (rebuild: certifi)"]
-    values += [median_ms(rebuilds["company"]), median_ms(rebuilds["certifi"])]
-    order = sorted(range(len(values)), key=values.__getitem__)
-    fig, ax = plt.subplots(figsize=(8, 3.6), dpi=120)
+    floor = res.variants[FLOOR].startup
+    bare_ms = median_ms(res.variants["bare"].startup)
+    floor_ms = median_ms(floor)
+
+    def short(label: str, what: str) -> str:
+        if label != "cert-session":
+            return label
+        if what == "steady state":
+            return "cert-session (steady)"
+        return "cert-session (rebuild: %s)" % ("company cert" if "company" in what else "certifi touched")
+
+    entries = [(short(label, what), what, times) for label, what, times in res.startups()]
+    entries.sort(key=lambda e: median_ms(e[2]), reverse=True)
+
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(9, 6.2), dpi=120, gridspec_kw={"height_ratios": [len(entries), 2.6]}
+    )
+    names = [e[0] for e in entries]
+    values = [median_ms(e[2]) for e in entries]
     colors = [
         "#4c72b0"
-        if "cert-session" in labels[i]
-        else ("#999999" if labels[i].split()[0] in ("bare", FLOOR) else "#dd8452")
-        for i in order
+        if n.startswith("cert-session")
+        else "#555555"
+        if n == FLOOR
+        else "#aaaaaa"
+        if n == "bare"
+        else "#dd8452"
+        for n in names
     ]
-    bars = ax.barh([labels[i] for i in order], [values[i] for i in order], color=colors)
-    for bar, i in zip(bars, order):
-        ax.text(
-            bar.get_width() * 1.05,
+    bars = top.barh(names, values, color=colors)
+    for bar, (_name, _what, times) in zip(bars, entries):
+        top.text(
+            bar.get_width() * 1.04,
             bar.get_y() + bar.get_height() / 2,
-            "%.1f ms (%.2f×)" % (values[i], values[i] / bare),
+            "%.2f ms, %.3f× floor" % (median_ms(times), paired(times, floor).median),
             va="center",
-            fontsize=8,
+            fontsize=7.5,
         )
-    ax.set_xscale("log")
-    ax.set_xlim(right=max(values) * 4)
-    ax.axvline(bare * BUDGET_REBUILD, color="#c44e52", linestyle=":", linewidth=1)
-    ax.text(
-        bare * BUDGET_REBUILD,
-        len(values) - 0.45,
-        " rebuild budget (3× bare)",
+    top.set_ylim(-0.6, len(entries) + 0.1)
+    top.set_xscale("log")
+    top.set_xlim(min(values) * 0.8, max(values) * 5)
+    top.axvline(floor_ms, color="#333333", linestyle="--", linewidth=1)
+    top.text(floor_ms, len(entries) - 0.5, " floor %.2f ms" % floor_ms, fontsize=7, va="bottom")
+    top.axvline(bare_ms * BUDGET_REBUILD, color="#c44e52", linestyle=":", linewidth=1)
+    top.text(
+        bare_ms * BUDGET_REBUILD,
+        len(entries) - 0.5,
+        " rebuild budget (%.0f× bare)" % BUDGET_REBUILD,
         color="#c44e52",
         fontsize=7,
         va="bottom",
     )
-    ax.set_xlabel("median wall time of `python -c pass` (ms, log scale)")
-    ax.set_title(
-        "Start-up cost per Python process (%s, %d cores)" % (platform.python_version(), os.cpu_count() or 0),
-        fontsize=10,
+    top.set_xlabel("median wall time of `python -c pass` (ms, log scale)", fontsize=8)
+    top.tick_params(labelsize=8)
+    top.set_title(title, fontsize=9)
+
+    # Close-up: per-round ratios to the floor of the three cheap starts.
+    close = [("cert-session (steady)", res.variants[OURS].startup), ("bare", res.variants["bare"].startup)]
+    data = [paired(t, floor).ratios for _, t in close]
+    horizontal = (
+        {"orientation": "horizontal"}
+        if "orientation" in inspect.signature(bottom.boxplot).parameters
+        else {"vert": False}  # matplotlib < 3.10
     )
+    bottom.boxplot(data, widths=0.5, showfliers=False, medianprops={"color": "#c44e52"}, **horizontal)
+    bottom.set_yticks(range(1, len(close) + 1), ["%s / floor" % n for n, _ in close], fontsize=8)
+    bottom.axvline(1.0, color="#333333", linestyle="--", linewidth=1)
+    bottom.axvline(BUDGET_STEADY_VS_FLOOR, color="#c44e52", linestyle=":", linewidth=1)
+    ymax = len(close) + 0.45
+    bottom.text(1.0, ymax, "floor ", fontsize=7, va="bottom", ha="right")
+    bottom.text(
+        BUDGET_STEADY_VS_FLOOR,
+        ymax,
+        " budget %.3f×" % BUDGET_STEADY_VS_FLOOR,
+        color="#c44e52",
+        fontsize=7,
+        va="bottom",
+    )
+    for i, ratios in enumerate(data, 1):
+        bottom.text(
+            statistics.median(ratios), i + 0.28, "%.3f×" % statistics.median(ratios), fontsize=7, ha="center"
+        )
+    bottom.set_ylim(0.5, len(close) + 0.9)
+    bottom.set_xlabel(
+        "ratio to the floor's start in the same round (box: interquartile range, whiskers: 1.5 IQR; %d rounds)"
+        % res.steady.n,
+        fontsize=8,
+    )
+    bottom.tick_params(labelsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def update_readme(readme: Path, block: list[str]) -> None:
+    text = readme.read_text()
+    if text.count(README_BEGIN) != 1 or text.count(README_END) != 1:
+        raise SystemExit("README.md has no generated block (%r ... %r)" % (README_BEGIN, README_END))
+    head, rest = text.split(README_BEGIN)
+    _, tail = rest.split(README_END)
+    readme.write_text(head + README_BEGIN + "\n" + "\n".join(block) + "\n" + README_END + tail)
 
 
 def main(argv: list[str] | None = None) -> int:
     raw = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--runs", type=int, default=200, help="rounds of start-ups (bare and cert-session run every round)"
+        "--runs",
+        type=int,
+        default=300,
+        help="rounds of start-ups: bare, floor and cert-session start once each per round (default 300)",
     )
+    parser.add_argument("--warmup", type=int, default=10, help="untimed rounds before the first timed one")
     parser.add_argument("--alt-every", type=int, default=4, help="the slow alternatives run every n-th round")
     parser.add_argument(
         "--conn-rounds", type=int, default=20, help="child processes per bundle for the connection test"
     )
     parser.add_argument("--conn-requests", type=int, default=25, help="new connections timed per child")
-    parser.add_argument("--preload-pairs", type=int, default=300, help="paired new connections, preload vs plain")
-    parser.add_argument("--preload-rounds", type=int, default=10, help="fresh processes per side, sequential calls")
-    parser.add_argument("--preload-calls", type=int, default=100, help="sequential requests.get per process")
     parser.add_argument("--rss-runs", type=int, default=30, help="peak-RSS samples per variant (GNU time)")
     parser.add_argument("--out", type=Path, default=BENCH, help="where results.md and startup.png go")
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="also rewrite the generated block in README.md's Performance section",
+    )
     args = parser.parse_args(raw)
+    if args.runs < 1 or args.alt_every < 1:
+        parser.error("--runs and --alt-every must be at least 1")
+    if args.readme and args.runs < MIN_RUNS:
+        parser.error("--readme needs --runs >= %d: the README shows only full runs" % MIN_RUNS)
     ensure_tools_and_reexec(raw)
     sys.path.insert(0, str(REPO))  # tests.helpers: the same real parts the test suite uses
     from tests.helpers.env import clean_env
 
     started = time.monotonic()
+    load_before = loadavg()
+    if os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
+        print(
+            "warning: load average %s on %s cores: other work will blur the timings"
+            % (load_before, os.cpu_count())
+        )
     work = VENVS / "work"
     home = VENVS / "home"
     shutil.rmtree(home, ignore_errors=True)
-    variants, files, chosen = build_variants(work, home)
+    variants, files, _chosen = build_variants(work, home)
     # A user's start: no preset CA variables, bytecode written as usual.
     env = clean_env(home, PYTHONDONTWRITEBYTECODE=None)
     os.chdir(home)  # never the checkout: `-c` puts the cwd on sys.path
     notes = check_outputs(variants, env)
 
-    print("timing start-ups: %d rounds ..." % args.runs, flush=True)
-    rebuilds = measure_startups(variants, env, files, args.runs, args.alt_every)
+    print("timing start-ups: %d rounds after %d warm-up rounds ..." % (args.runs, args.warmup), flush=True)
+    rebuilds = measure_startups(variants, env, files, args.runs, args.alt_every, args.warmup)
     print("timing new HTTPS connections ...", flush=True)
     conn = measure_connections(variants, env, files, work, args.conn_rounds, args.conn_requests)
     print("profiling the steady-state hook ...", flush=True)
-    added_modules, hook_self_us = measure_hook_imports(variants["cert-session"], env, 30)
-    syscalls = strace_profile(variants["cert-session"], env, work)
+    added_modules, hook_self_us = measure_hook_imports(variants[OURS], variants["bare"], env, 30)
+    syscalls = strace_profile(variants[OURS], variants["bare"], env, work)
     print("measuring peak RSS ...", flush=True)
     if not measure_rss(variants, env, work, args.rss_runs):
         print("  /usr/bin/time (GNU time) is missing: no memory figures")
 
-    rows = make_rows(variants, rebuilds, conn)
-    print("timing preloaded CA contexts ...", flush=True)
-    preload_rows, preload_notes = measure_preload(
-        variants, env, files, work, args.preload_pairs, args.preload_rounds, args.preload_calls
-    )
-    rows += preload_rows
-    info = machine()
-    installed = versions(variants["cert-session"].site_packages)
+    res = Results(variants, rebuilds, conn)
+    info = machine(variants["bare"].python)
+    load_after = loadavg()
+    elapsed = time.monotonic() - started
+    installed = versions(variants[OURS].site_packages)
     alt_versions = {n: versions(variants[n].site_packages).get(n, "?") for n in ALTERNATIVES}
+    pth = added_pth_lines(variants["bare"].site_packages, variants[OURS].site_packages)
     command = "python3 benchmarks/run.py" + "".join(" " + a for a in raw)
+    machine_line = (
+        "Machine: %s, %s cores, Python %s, Linux %s; load average (1/5/15 min) %s before, %s after."
+        % (
+            info["CPU"],
+            info["cores"],
+            info["Python"],
+            info["kernel"],
+            load_before,
+            load_after,
+        )
+    )
+    generated = "Generated by `%s` (%.0f s in all) on %s." % (command, elapsed, info["date"])
 
-    out = [
-        "# Benchmarks",
-        "",
-        "Generated by `%s` (%.0f s in all) on %s." % (command, time.monotonic() - started, info["date"]),
-        "",
-    ]
-    out += [
-        "Machine: %s, %s cores, Python %s, Linux %s."
-        % (info["CPU"], info["cores"], info["Python"], info["kernel"]),
-        "",
-    ]
+    out = ["# Benchmarks", "", generated, "", machine_line, ""]
     out += [
         "Packages: requests %s, certifi %s, cert-session-company %s, pip-system-certs %s, certifi-linux %s."
         % (
@@ -875,37 +1028,69 @@ def main(argv: list[str] | None = None) -> int:
             alt_versions["certifi-linux"],
         ),
         "",
+        res.headline(),
+        "",
+        *(
+            ["**A quick look: %d rounds, fewer than the %d the headline needs.**" % (args.runs, MIN_RUNS), ""]
+            if args.runs < MIN_RUNS
+            else []
+        ),
         "How it measures:",
         "",
-        "- Start-ups are interleaved round-robin in one invocation (bare, floor and cert-session every "
-        "round, the alternatives every %d-th round). Ratios are medians against `bare`: the same requests "
-        "and certifi, no CA package. `floor` is bare plus a `.pth` line importing an empty module, the "
-        "least any start-up hook can cost." % args.alt_every,
-        "- A rebuild is the first start after a real input change: the company certificate file is "
-        "rewritten with different certificates, or certifi's cacert.pem gets a new mtime (as a reinstall "
-        "does); each is checked to have rewritten the state file.",
+        "- Start-ups are timed in rounds in one invocation (%d timed rounds after %d untimed warm-up rounds). "
+        "Every round starts `bare`, `floor` and cert-session once each, in an order that cycles through all six "
+        "permutations; every %d-th round then starts the alternatives; every round ends with the two rebuilds. "
+        "A ratio is the median over rounds of one start divided by the other start of the same round (paired), "
+        "so drift on the machine cancels; the interval is a percentile bootstrap (%d resamples) of that median."
+        % (args.runs, args.warmup, args.alt_every, BOOTSTRAP_RESAMPLES),
+        "- `bare` has the same requests and certifi and no CA package. `floor` is bare plus exactly one `.pth` "
+        "file whose one line is `import %s`, and that empty module (compiled): the least any `.pth` start-up "
+        "hook can cost. The script checks that the floor venv differs from bare by these files only."
+        % FLOOR_MODULE,
+        "- The `.pth` cert-session installs: %s."
+        % (
+            "; ".join(
+                "`%s`: `%s`" % (n, line[:160] + ("…" if len(line) > 160 else "")) for n, line in pth.items()
+            )
+            or "none"
+        ),
+        "- A rebuild is the first start after a real input change: the company certificate file is rewritten "
+        "with different certificates, or certifi's cacert.pem gets a new mtime (as a reinstall does). Each is "
+        "checked to have written something under `CERT_SESSION_CACHE_DIR`, and every timed steady start to "
+        "have written nothing there.",
         "- New HTTPS connection: plain `requests.get` (a new session, pool and TLS connection, so urllib3 "
         "re-reads the CA file) against a loopback server that sends leaf + intermediate, in the bare venv "
         "with `REQUESTS_CA_BUNDLE` set to the base bundle (certifi's cacert.pem plus the throwaway company "
-        "root, so both files trust the server) or to the merged bundle the hook builds from that base.",
-        *preload_notes,
+        "root, so both files trust the server) or to the merged bundle the hook builds from that base; %d "
+        "child processes per bundle, alternating, %d connections each; the ratio pairs the two children of "
+        "each round." % (args.conn_rounds, args.conn_requests),
         "- Peak RSS comes from GNU time (`/usr/bin/time -f %M`), in separate runs.",
         "",
-        table(rows),
+        "## Budgets",
+        "",
+        res.budget_table(),
+        "## Start-ups",
+        "",
+        res.startup_table(),
         "![start-up cost](startup.png)",
         "",
+        "## Connections and memory",
+        "",
+        res.detail_tables(),
         "## What the hook does in steady state",
         "",
-        "- Modules imported beyond a bare start (`-X importtime`): %s; median self time %.0f µs."
+        "- Modules a cert-session start imports beyond a bare start (`-X importtime`): %s; "
+        "median total self time %.0f µs."
         % (", ".join("`%s`" % m for m in sorted(added_modules)) or "none", hook_self_us),
     ]
     if syscalls is not None:
         diff, added = syscalls
         changed = {n: c for n, c in diff.items() if c[0] != c[1]}
         out += [
-            "- Syscalls (`strace -c`), without → with the hook: %s."
+            "- Syscalls (`strace -c`), bare → cert-session: %s."
             % (", ".join("%s %d → %d" % (n, a, b) for n, (a, b) in changed.items()) or "no difference"),
-            "- File and descriptor calls the hook adds (`strace -e trace=%file,read,close,fstat,getdents64`):",
+            "- File and descriptor calls a cert-session start adds to a bare one "
+            "(`strace -e trace=%file,read,close,fstat,getdents64`; `<venv>` is each run's own venv):",
             "",
             "```",
             *[re.sub(r"/\S*/\.venvs/", ".venvs/", line) for line in added],
@@ -916,13 +1101,44 @@ def main(argv: list[str] | None = None) -> int:
             out += ["", "Note: `%s` wrote to stderr on start-up: `%s`" % (name, note.splitlines()[0][:200])]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text("\n".join(out) + "\n")
-    chart(variants, rebuilds, args.out / "startup.png")
+    title = "Start-up cost per Python process (%s, %s cores, Python %s; %d rounds)" % (
+        info["CPU"],
+        info["cores"],
+        info["Python"],
+        args.runs,
+    )
+    chart(res, args.out / "startup.png", title)
+    if args.readme:
+        block = [
+            "",
+            "Last run: `%s` (%.0f s in all) on %s." % (command, elapsed, info["date"]),
+            machine_line,
+            "",
+            res.headline(),
+            "",
+            res.budget_table(),
+            res.startup_table(),
+            "![start-up cost](benchmarks/startup.png)",
+            "",
+        ]
+        update_readme(REPO / "README.md", block)
 
     print()
-    print(table(rows))
+    print(res.headline())
+    print()
+    print(res.budget_table())
+    print(res.startup_table())
+    print(res.detail_tables())
     print("\n".join(out[out.index("## What the hook does in steady state") + 2 :]))
-    print("\nwrote %s and %s" % (args.out / "results.md", args.out / "startup.png"))
-    return 0
+    print(
+        "\nwrote %s and %s%s"
+        % (
+            args.out / "results.md",
+            args.out / "startup.png",
+            " and README.md" if args.readme else "",
+        )
+    )
+    return 0 if all(ok for *_, ok, _ in res.budget_rows()) else 1
 
 
 if __name__ == "__main__":
