@@ -164,6 +164,16 @@ class Policy:
             return True  # missing: whoever creates it owns it, and ours is checked after
         return self.owned_by_us(st) or bool(st.st_mode & stat.S_ISVTX)
 
+    def openssl_cafiles(self) -> tuple[str, ...]:
+        """CA files an OpenSSL client uses here, best first: OpenSSL's compiled-in
+        default, then what the platform ships in case that one is missing."""
+        # _ssl alone: ssl.py adds nothing needed here (ssl.get_default_verify_paths
+        # is a thin wrapper around this call). The compiled-in file only, never
+        # $SSL_CERT_FILE: a preset value is already the ssl target's "file:" base.
+        import _ssl
+
+        return (_ssl.get_default_verify_paths()[1],) + self.openssl_cafile_fallbacks()
+
     def openssl_cafile_fallbacks(self) -> tuple[str, ...]:
         """CA files to use when OpenSSL's compiled-in default file is missing."""
         return ()

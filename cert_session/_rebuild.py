@@ -80,19 +80,14 @@ def _certifi_base() -> Base:
 
 
 def _openssl_base() -> Base:
-    # _ssl alone: ssl.py adds nothing needed here (ssl.get_default_verify_paths
-    # is a thin wrapper around this call).
-    import _ssl
-
-    # The compiled-in file only, never $SSL_CERT_FILE: a preset value is
-    # already the ssl target's "file:" base (and so part of the config key),
-    # while curl and git set their CA file explicitly and never read it.
-    # Reading it here made the curl/git bundles depend on a variable the
-    # state's config key does not include, so changing it reused a stale bundle.
-    _, path, _, _ = _ssl.get_default_verify_paths()
+    # Never $SSL_CERT_FILE here: a preset value is already the ssl target's
+    # "file:" base (and so part of the config key), while curl and git set
+    # their CA file explicitly and never read it. Reading it made the curl/git
+    # bundles depend on a variable the config key does not include.
+    path, *fallbacks = CURRENT.openssl_cafiles()
     if path and os.path.isfile(path):
         return Base("openssl:", path, "OpenSSL default (%s)" % path, [path], None)
-    for other in CURRENT.openssl_cafile_fallbacks():
+    for other in fallbacks:
         if os.path.isfile(other):
             return Base("openssl:", other, "system CA file %s (OpenSSL's default %s is missing)" % (other, path), [path, other], None)
     # No default file (python.org builds before "Install Certificates", some

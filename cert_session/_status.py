@@ -214,6 +214,14 @@ def collect() -> dict[str, Any]:
         base = _base_row(target, spec, origs)
         if chain_base is None and target != "node" and base["path"]:
             chain_base = base
+        if base["problem"] and sources.certs:
+            # Otherwise this target silently exports nothing (Windows, python.org
+            # macOS builds before "Install Certificates.command": no OpenSSL CA file).
+            problems.append(
+                _sources.Problem(
+                    "warning", base["path"] or spec, "%s is not exported: %s." % (var, base["problem"]), "base-unusable"
+                )
+            )
         target_rows.append(
             {
                 "target": target,

@@ -145,7 +145,10 @@ def test_macos_uses_library_caches_and_never_creates_a_missing_home(
     assert start(emulated, env, world.urls["company"]) == ([bundle, "fast", "ok"], "")
 
     missing = tmp_path / "nobody-home"
-    env = clean_env(home, CERT_SESSION_EMULATE="darwin", CERT_SESSION_CACHE_DIR=None, HOME=str(missing))
+    # XDG_CACHE_HOME means nothing on macOS: it must not make a missing HOME look usable.
+    env = clean_env(
+        home, CERT_SESSION_EMULATE="darwin", CERT_SESSION_CACHE_DIR=None, HOME=str(missing), XDG_CACHE_HOME=str(tmp_path / "xdg")
+    )
     (bundle, _, outcome), err = start(emulated, env, world.urls["company"])
     assert outcome == "ok" and not missing.exists()  # a working bundle elsewhere, no home created
     assert "HOME=%s does not exist" % missing in err and len(err.splitlines()) == 1
@@ -301,3 +304,55 @@ def test_hook_start_survives_pythonw_without_stderr(tmp_path: Path) -> None:
     env = clean_env(tmp_path / "home", CERT_SESSION_DEBUG="1")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(tmp_path))
     assert (proc.returncode, proc.stdout) == (0, "alive\n"), proc.stderr
+
+
+# --- no OpenSSL CA file (Windows; python.org macOS before "Install Certificates")
+
+
+class _NoOpenSSLFile(_platform.Policy):
+    """What OpenSSL reports there: a compiled-in CA file that does not exist."""
+
+    def __init__(self, missing: Path, fallbacks: tuple[str, ...] = ()) -> None:
+        self.missing, self.fallbacks = str(missing), fallbacks
+
+    def openssl_cafile_fallbacks(self) -> tuple[str, ...]:
+        return self.fallbacks
+
+    def openssl_cafiles(self) -> tuple[str, ...]:
+        return (self.missing,) + self.fallbacks
+
+
+def test_status_says_why_the_ssl_target_exports_nothing_without_an_openssl_ca_file(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cert_session import _rebuild
+    from tests.helpers.inprocess import isolate, status_json
+
+    missing = tmp_path / "openssl" / "cert.pem"
+    monkeypatch.setattr(_rebuild, "CURRENT", _NoOpenSSLFile(missing))
+    isolate(monkeypatch, tmp_path, CERT_SESSION_CERTS=str(world.company.intermediate_pem), CERT_SESSION_TARGETS="requests,ssl")
+    code, data = status_json(capsys)
+    rows = {row["target"]: row for row in data["targets"]}
+    assert rows["requests"]["exported"] and not rows["ssl"]["exported"]
+    (problem,) = [p for p in data["problems"] if p["code"] == "base-unusable"]
+    assert problem["severity"] == "warning" and str(missing) in problem["message"]
+    assert problem["message"].startswith("SSL_CERT_FILE is not exported: OpenSSL's default CA file")
+    assert "set the variable to your system CA bundle" in problem["message"]
+
+
+def test_macos_uses_etc_ssl_cert_pem_when_openssl_has_no_ca_file(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cert_session import _rebuild
+    from tests.helpers.inprocess import isolate, status_json
+
+    system = tmp_path / "etc-ssl-cert.pem"  # stands in for macOS's /etc/ssl/cert.pem
+    system.write_bytes(world.company.root_pem.read_bytes())
+    monkeypatch.setattr(_rebuild, "CURRENT", _NoOpenSSLFile(tmp_path / "missing.pem", (str(system),)))
+    isolate(monkeypatch, tmp_path, CERT_SESSION_CERTS=str(world.company.intermediate_pem), CERT_SESSION_TARGETS="ssl")
+    code, data = status_json(capsys)
+    (row,) = data["targets"]
+    assert row["exported"] and row["base"]["path"] == str(system)
+    assert [p for p in data["problems"] if p["code"] == "base-unusable"] == []
+    bundle = Path(row["bundle"]).read_bytes()
+    assert bundle.startswith(system.read_bytes().strip()[:64])  # the system file first, then the company chain
