@@ -280,6 +280,32 @@ def test_status_reports_hook_active_after_pip_install_user(
     assert str(user_site / "cert_session_hook.pth") in hook["reason"] and "PYTHONNOUSERSITE" in hook["reason"]
 
 
+def test_user_site_hook_uses_certifi_from_the_system_site_packages(
+    world: World, wheelhouse: Path, project_wheel: Path, tmp_path: Path
+) -> None:
+    """site runs the user site's .pth before the system site-packages are on sys.path (Homebrew, Debian)."""
+    python = base_python_with_pip()
+    if python is None:
+        pytest.skip("no base interpreter with pip (sys._base_executable or the python in sys.base_prefix)")
+    probe = run([python, "-c", "import certifi, os; print(os.path.realpath(certifi.where()))"], clean_env(tmp_path / "h0"), check=False)
+    if probe.returncode != 0 or not probe.stdout.strip().endswith("cacert.pem"):
+        pytest.skip("the base interpreter has no certifi with its own cacert.pem")
+    system_pem = Path(probe.stdout.strip())
+    env = clean_env(tmp_path / "home", PYTHONUSERBASE=str(tmp_path / "userbase"), PIP_BREAK_SYSTEM_PACKAGES="1")
+    run([python, "-m", "pip", "install", "-q", "--user", "--no-deps", "--no-index", str(project_wheel)], env)
+
+    show = [python, "-c", "import os; print(os.environ.get('REQUESTS_CA_BUNDLE', ''))"]
+    first = run(show, env, check=False)
+    # This test company's root is not in the real certifi: the rebuild says so, once.
+    assert first.returncode == 0 and len(first.stderr.splitlines()) == 1 and "is neither in the base bundle" in first.stderr
+    proc = run(show, env, check=False)
+    assert proc.returncode == 0 and proc.stderr == "" and proc.stdout == first.stdout, proc.stderr
+    bundle = Path(proc.stdout.strip())
+    assert bundle.name.startswith("cert-session-")  # exported, not silently skipped
+    certs = bundle.read_bytes().count(b"-----BEGIN CERTIFICATE-----")
+    assert certs == system_pem.read_bytes().count(b"-----BEGIN CERTIFICATE-----") + 1  # certifi's roots + Issuer.crt
+
+
 def test_status_redirected_to_cp1252_escapes_cyrillic_and_japanese_subject(installed: Venv, tmp_path: Path) -> None:
     """Windows encodes redirected output with the ANSI code page: no UnicodeEncodeError, an escaped name."""
     ca = pki.non_latin1_ca(tmp_path)
