@@ -241,7 +241,9 @@ def test_fast_path_cache_location_equals_each_policy(monkeypatch: pytest.MonkeyP
         monkeypatch.setattr(cert_session_hook, "_WIN", platform == "win32")
         monkeypatch.setattr(cert_session_hook.sys, "platform", platform)
         for env in envs:
-            assert cert_session_hook._user_cache_dir(env) == policy.user_cache_dir(env), (platform, env)  # type: ignore[arg-type]
+            names = ("CERT_SESSION_CACHE_DIR", "HOME", "XDG_CACHE_HOME", "LOCALAPPDATA")
+            fast = cert_session_hook._cache_dir(*[env.get(n, "") for n in names])
+            assert fast == policy.user_cache_dir(env), (platform, env)
         monkeypatch.undo()
 
 

@@ -38,8 +38,10 @@ def test_fast_path_copies_of_layout_functions_agree(monkeypatch: pytest.MonkeyPa
     key = _state.fast_key(environ)
     assert key == "\x1f".join([cert_session_hook._HERE] + [environ.get(n, "") for n in cert_session_hook._KEY_VARS])
     assert cert_session_hook._HERE == _layout.HERE
-    cache = cert_session_hook._user_cache_dir(environ)
-    assert cache == _layout.user_cache_dir()
+    assert cert_session_hook._NAMES[6:] == cert_session_hook._KEY_VARS
+    values = cert_session_hook._values(environ, cert_session_hook._NAMES)
+    assert values == [environ.get(n, "") for n in cert_session_hook._NAMES]
+    assert cert_session_hook._cache_dir(*values[2:6]) == _layout.user_cache_dir()
 
 
 def fast_env(monkeypatch: pytest.MonkeyPatch) -> None:
