@@ -118,7 +118,9 @@ def _steady(environ: "os._Environ[str]", values: "list[str] | None" = None) -> b
     """Repeat the fast state recorded for this exact environment, if nothing changed."""
     if values is None:
         values = _values(environ, _NAMES)
-    if values[1] not in ("", "0") or _GUARDED[0] in sys.modules:  # CERT_SESSION_DEBUG
+    if values[1] not in ("", "0"):  # CERT_SESSION_DEBUG
+        return False
+    if _GUARDED[0] in sys.modules or _GUARDED[1] in sys.modules:  # imported by an earlier .pth
         return False
     key = "\x1f".join([_HERE] + values[6:])
     data = key.encode("utf-8", "surrogateescape")
