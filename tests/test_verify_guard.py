@@ -342,9 +342,9 @@ def test_export_off_requests_trusts_company_chain_in_process_and_environ_gets_no
     assert_ok(probe(requests_venv, env, world.urls["company"], trust_env=False))
     assert_ssl_error(probe(requests_venv, env, world.urls["private"]))
     # The append rule and verify=False, in-process, as with the export.
-    own, _ = own_bundles
+    own, full = own_bundles
     assert_ok(probe(requests_venv, env, world.urls["private"], session=str(own)))
-    assert_ok(probe(requests_venv, env, world.urls["company"], request=str(own)))
+    assert_ok(probe(requests_venv, env, world.urls["company"], request=str(full)))
     assert_ok(probe(requests_venv, env, world.urls["private"], session="False"))
 
 
@@ -356,10 +356,11 @@ def test_export_off_pip_downloads_from_index_behind_company_chain(any_pip: Venv,
 
 
 # A hooked Python starts a Python of another venv, without the package, whose
-# script turns verification off for a dev server (psf/requests#3829).
+# script sets session.verify = False for a dev server (psf/requests#3829 lets
+# an inherited REQUESTS_CA_BUNDLE beat it).
 CHILD = r"""
 import os, subprocess, sys
-child = subprocess.run([sys.argv[1], "-c", sys.argv[2], sys.argv[3], "-", "False", "1"], capture_output=True, text=True)
+child = subprocess.run([sys.argv[1], "-c", sys.argv[2], sys.argv[3], "False", "-", "1"], capture_output=True, text=True)
 print(child.stdout.split()[0] if child.stdout else child.stderr)
 print(os.environ.get("REQUESTS_CA_BUNDLE", "-"))
 """
@@ -369,7 +370,7 @@ def test_export_off_child_python_without_the_package_keeps_its_verify_false(
     installed: Venv, plain_venv: Venv, world: World, tmp_path: Path
 ) -> None:
     url = world.urls["private"]
-    assert probe(plain_venv, clean_env(tmp_path / "home"), url, request="False").stdout.startswith("OK")
+    assert probe(plain_venv, clean_env(tmp_path / "home"), url, session="False").stdout.startswith("OK")
     env = clean_env(tmp_path / "home", CERT_SESSION_EXPORT="0")
     proc = installed.run(env, "-c", CHILD, plain_venv.python, PROBE, url)
     assert proc.stdout.splitlines() == ["OK", "-"], proc.stdout + proc.stderr
