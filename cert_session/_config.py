@@ -3,7 +3,7 @@
 The configuration string names a full state (``_state.state_name``): the
 version, the hook's directory, ``CERT_SESSION_CERTS`` made absolute, and for
 each selected target its base spec (``file:<preset>``, ``certifi:``,
-``openssl:`` or ``none:``). It is computed without touching the disk.
+``openssl:``, ``openssl+certifi:`` or ``none:``). It is computed without touching the disk.
 """
 
 from __future__ import annotations
