@@ -52,6 +52,7 @@ _KEY_VARS = (
     "CERT_SESSION_ORIG_GIT_SSL_CAINFO",
     "NODE_EXTRA_CA_CERTS",
     "CERT_SESSION_ORIG_NODE_EXTRA_CA_CERTS",
+    "CERT_SESSION_EXPORT",
 )
 # Read in one pass: the switches and cache location, then the key.
 _NAMES = (

@@ -110,6 +110,19 @@ def handshake(target: Target, cafile: str | None, timeout: float, strict: bool |
         return Handshake(False, exc.verify_code, exc.verify_message or str(exc))
 
 
+def _chain_problems(company: list[_sources.CompanyCert], base_path: str | None) -> list[_sources.Problem]:
+    from cert_session import _pem
+
+    if not company or not base_path:
+        return []
+    try:
+        with open(base_path, "rb") as f:
+            ders = b"".join(b.cert_der for b in _pem.iter_blocks(f.read()))
+    except OSError:
+        return []
+    return _sources.chain_problems(company, ders, base_path)
+
+
 def _load_pem_file(path: str) -> list[CertInfo]:
     from cert_session import _pem
 
@@ -324,12 +337,16 @@ def check(url: str, timeout: float = 10.0, fetch: bool = False, out_dir: str = "
     if not chain:
         print("cert-session: error: %s:%d sent no readable certificate" % target, file=sys.stderr)
         return 2
+    base_path, base_origin, merged_path, company, note = _bundles()
+    # A company certificate whose issuer is missing breaks every server under
+    # it; the start-up hook said so once, in whichever tool rebuilt. Lead with it.
+    for problem in _chain_problems(company, base_path):
+        print("%s: %s" % (problem.severity.upper(), problem.message))
     print("%s:%d sent %d certificate%s%s:" % (target.host, target.port, len(chain), "s" if len(chain) > 1 else "",
           "" if complete else " (Python %d.%d shows only the leaf; 3.13+ shows the whole chain sent)" % sys.version_info[:2]))
     for i, info in enumerate(chain):
         _print_cert(i, info)
 
-    base_path, base_origin, merged_path, company, note = _bundles()
     base = handshake(target, base_path, timeout)
     merged = handshake(target, merged_path, timeout)
     strict = None  # set only when strict verification fails and lax verification passes

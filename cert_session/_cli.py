@@ -47,6 +47,27 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env(args: argparse.Namespace) -> int:
+    from cert_session import _shell
+
+    shell = args.shell or _shell.default_shell()
+    try:
+        lines, exports = _shell.env_lines(shell, args.targets)
+    except _shell.ShellError as exc:
+        print("cert-session: error: %s" % exc, file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    if not exports:
+        print(
+            "cert-session: nothing to export: no usable company certificate here; "
+            "`cert-session status` says why",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def _check(args: argparse.Namespace) -> int:
     from cert_session._check import check
 
@@ -56,7 +77,7 @@ def _check(args: argparse.Namespace) -> int:
 def _package(args: argparse.Namespace) -> int:
     from cert_session._package import package
 
-    return package(args.name, args.cert, args.output, targets=args.targets, version=args.version)
+    return package(args.name, args.cert, args.output, targets=args.targets, version=args.version, export=args.export)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -84,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="prebuild into the environment (for read-only container images)",
     )
     p.set_defaults(func=_rebuild)
+    p = sub.add_parser(
+        "env",
+        help="print shell lines exporting the merged bundles, for tools started from a shell",
+        description='Print the lines that export the merged bundles, e.g. eval "$(cert-session env)" '
+        "in ~/.bashrc. The shell is detected from $SHELL (POSIX) or PowerShell vs cmd (Windows).",
+    )
+    p.add_argument("--shell", choices=["bash", "zsh", "fish", "powershell", "cmd"], help="syntax (default: detected)")
+    p.add_argument("--targets", help="comma-separated targets (default: CERT_SESSION_TARGETS or the wheel's default)")
+    p.set_defaults(func=_env)
     p = sub.add_parser("check", help="connect to URL and explain whether its chain verifies here")
     p.add_argument("url", help="https://host[:port]/ or host[:port]")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per connection (default 10)")
@@ -97,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="distribution name of the wheel, e.g. acme-certs")
     p.add_argument("--cert", action="append", required=True, metavar="FILE", help="a CA certificate (repeatable)")
     p.add_argument("--targets", help="comma-separated default targets (requests,ssl,curl,aws,git,node)")
+    p.add_argument(
+        "--export",
+        choices=["0", "1"],
+        help="default of CERT_SESSION_EXPORT: 1 exports the variables to child processes, 0 exports nothing",
+    )
     p.add_argument("--version", help="wheel version (default: this cert-session's); bump it when certificates change")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory for the wheel")
     p.set_defaults(func=_package)

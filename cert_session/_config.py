@@ -3,7 +3,7 @@
 The configuration string names a full state (``_state.state_name``): the
 version, the hook's directory, ``CERT_SESSION_CERTS`` made absolute, and for
 each selected target its base spec (``file:<preset>``, ``certifi:``,
-``openssl:`` or ``none:``). It is computed without touching the disk.
+``openssl:``, ``openssl+certifi:`` or ``none:``). It is computed without touching the disk.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ __all__ = [
     "Config",
     "current_config",
     "selected_targets",
+    "export_enabled",
     "original_value",
     "base_spec",
     "absolute_paths",
@@ -34,12 +35,16 @@ TARGETS = {  # target -> variable it exports
     "git": "GIT_SSL_CAINFO",
     "node": "NODE_EXTRA_CA_CERTS",
 }
-_DEFAULT_BASE = {  # a target's base when nobody preset its variable
-    "requests": "certifi:",
-    "ssl": "openssl:",
-    "curl": "openssl:",
-    "aws": "certifi:",
-    "git": "openssl:",
+# A target's base when nobody preset its variable: the union of what every
+# client that reads the variable trusted before we set it (issue #11), so
+# that no client loses a root it had. README "Which clients trust ..." lists
+# the readers per target.
+_DEFAULT_BASE = {
+    "requests": "certifi:",  # requests (certifi); pip >= 24.2 keeps its system store through truststore
+    "ssl": "openssl+certifi:",  # urllib/ssl (OpenSSL's default file) and httpx, uv (certifi/webpki)
+    "curl": "openssl+certifi:",  # curl (OpenSSL's default file) and requests' CURL_CA_BUNDLE fallback
+    "aws": "certifi:",  # botocore (certifi)
+    "git": "openssl:",  # git (its TLS library's default file)
     "node": "none:",  # Node appends NODE_EXTRA_CA_CERTS to its own roots
 }
 ORIG_PREFIX = "CERT_SESSION_ORIG_"
@@ -47,6 +52,7 @@ ORIG_PREFIX = "CERT_SESSION_ORIG_"
 WATCHED_ENV = tuple(TARGETS.values()) + tuple(ORIG_PREFIX + v for v in TARGETS.values()) + (
     "CERT_SESSION_CERTS",
     "CERT_SESSION_TARGETS",
+    "CERT_SESSION_EXPORT",
     "CERT_SESSION_CACHE_DIR",
     "XDG_CACHE_HOME",
     "HOME",
@@ -78,6 +84,17 @@ def selected_targets() -> list[str]:
         elif name and name not in TARGETS:
             _log.debug("unknown target %r in CERT_SESSION_TARGETS ignored" % name)
     return chosen
+
+
+def export_enabled() -> bool:
+    """Whether the targets' variables go into os.environ (CERT_SESSION_EXPORT, default 1).
+
+    With "0" nothing is exported: children inherit nothing from us, and only
+    requests and pip in this process use the merged bundle, through the
+    verify guard.
+    """
+    raw = os.environ.get("CERT_SESSION_EXPORT") or _defaults.DEFAULT_EXPORT
+    return raw.strip().lower() not in ("0", "no", "false", "off")
 
 
 def original_value(var: str) -> str:

@@ -1,16 +1,21 @@
 """What a company wheel may change, and the version: constants only, no imports.
 
-``cert-session package --targets`` rewrites the ``DEFAULT_TARGETS = "..."``
-line of this file in the wheel it writes (cert_session/_package.py), so keep
-it on one line in exactly that form. The start-up fast path never imports
+``cert-session package --targets`` and ``--export`` rewrite the
+``DEFAULT_TARGETS = "..."`` and ``DEFAULT_EXPORT = "..."`` lines of this file
+in the wheel it writes (cert_session/_package.py), so keep each on one line
+in exactly that form. The start-up fast path never imports
 this module; the general path records this file's stat fingerprint in every
 fast state, so installing another version or a company wheel with other
 defaults is noticed at the next start.
 """
 
-__all__ = ["__version__", "DEFAULT_TARGETS"]
+__all__ = ["__version__", "DEFAULT_TARGETS", "DEFAULT_EXPORT"]
 
 __version__ = "0.2.0"
 
 # CERT_SESSION_TARGETS overrides it.
 DEFAULT_TARGETS = "requests"
+
+# CERT_SESSION_EXPORT overrides it. "0": nothing is written to os.environ;
+# requests and pip in this environment still use the merged bundle in-process.
+DEFAULT_EXPORT = "1"

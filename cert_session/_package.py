@@ -30,6 +30,8 @@ _SKIP_DIRS = {"__pycache__", "_prebuilt", "certs"}
 # The default-targets line, as shipped; --targets rewrites it. It must stay
 # one module-level line of exactly this form, once in cert_session/_defaults.py.
 _TARGETS_LINE = re.compile(r'^DEFAULT_TARGETS = "[^"\n]*"$', re.M)
+# Likewise the default of CERT_SESSION_EXPORT; --export rewrites it.
+_EXPORT_LINE = re.compile(r'^DEFAULT_EXPORT = "[^"\n]*"$', re.M)
 
 
 class PackageError(Exception):
@@ -94,6 +96,16 @@ def _set_targets(defaults_source: bytes, targets: str) -> bytes:
     return new.encode("utf-8")
 
 
+def _set_export(defaults_source: bytes, export: str) -> bytes:
+    if export not in ("0", "1"):
+        raise PackageError("--export %r: use 1 (export the variables, the default) or 0 (export nothing)" % export)
+    text = defaults_source.decode("utf-8")
+    new, count = _EXPORT_LINE.subn('DEFAULT_EXPORT = "%s"' % export, text)
+    if count != 1:
+        raise PackageError("cannot find the DEFAULT_EXPORT line in %s; is this installation modified?" % _layout.DEFAULTS_FILE)
+    return new.encode("utf-8")
+
+
 def validate(paths: list[str]) -> tuple[dict[str, bytes], list[str]]:
     """Validated PEM files for ``cert_session/certs/``, and warnings to show.
 
@@ -136,7 +148,9 @@ def validate(paths: list[str]) -> tuple[dict[str, bytes], list[str]]:
     return out, warnings
 
 
-def build_wheel(name: str, version: str, certs: dict[str, bytes], targets: str | None, out_dir: str) -> str:
+def build_wheel(
+    name: str, version: str, certs: dict[str, bytes], targets: str | None, out_dir: str, export: str | None = None
+) -> str:
     if not _NAME.match(name):
         raise PackageError("%r is not a valid distribution name (letters, digits, '.', '-', '_')" % name)
     if not _VERSION.match(version):
@@ -144,6 +158,8 @@ def build_wheel(name: str, version: str, certs: dict[str, bytes], targets: str |
     files = _installed_files()
     if targets is not None:
         files["cert_session/_defaults.py"] = _set_targets(files["cert_session/_defaults.py"], targets)
+    if export is not None:
+        files["cert_session/_defaults.py"] = _set_export(files["cert_session/_defaults.py"], export)
     files.update(certs)
     dist = re.sub(r"[-_.]+", "_", name).lower()
     info = "%s-%s.dist-info" % (dist, version)
@@ -181,13 +197,20 @@ def build_wheel(name: str, version: str, certs: dict[str, bytes], targets: str |
     return path
 
 
-def package(name: str, certs: list[str], out_dir: str, targets: str | None = None, version: str | None = None) -> int:
+def package(
+    name: str,
+    certs: list[str],
+    out_dir: str,
+    targets: str | None = None,
+    version: str | None = None,
+    export: str | None = None,
+) -> int:
     """Run ``cert-session package``; return the exit code."""
     try:
         pem_files, warnings = validate(certs)
         for w in warnings:
             print("warning: %s" % w)
-        path = build_wheel(name, version or _defaults.__version__, pem_files, targets, out_dir)
+        path = build_wheel(name, version or _defaults.__version__, pem_files, targets, out_dir, export)
     except PackageError as exc:
         print("cert-session: %s" % exc, file=sys.stderr)
         return 1

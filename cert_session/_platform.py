@@ -178,6 +178,16 @@ class Policy:
         """CA files to use when OpenSSL's compiled-in default file is missing."""
         return ()
 
+    # -- shells (``cert-session env``) ---------------------------------------
+
+    def default_shell(self, environ: Mapping[str, str]) -> str:
+        """The login shell, from ``$SHELL`` (as ``conda init`` does): bash, zsh or fish.
+
+        Any other POSIX shell (sh, dash, ksh) reads bash's ``export`` lines.
+        """
+        name = os.path.basename(environ.get("SHELL", "")).lower()
+        return name if name in ("zsh", "fish") else "bash"
+
 
 class _MacOS(Policy):
     name = "macos"
@@ -313,6 +323,21 @@ class _Windows(Policy):
 
     def openssl_cafile_fallbacks(self) -> tuple[str, ...]:
         return ()
+
+    def default_shell(self, environ: Mapping[str, str]) -> str:
+        """PowerShell if it started us, else cmd.
+
+        Windows sets ``PSModulePath`` to system directories for every process;
+        PowerShell (5 and 7) prepends the user's own module directory
+        (``%USERPROFILE%\\Documents\\...PowerShell\\Modules``) for its children.
+        So an entry under ``USERPROFILE`` means PowerShell. cmd.exe started
+        from PowerShell inherits it: pass ``--shell cmd`` there.
+        """
+        profile = environ.get("USERPROFILE", "").rstrip("\\/").lower()
+        entries = [e.strip().lower() for e in environ.get("PSModulePath", "").split(";")]
+        if profile and any(e.startswith(profile + "\\") for e in entries):
+            return "powershell"
+        return "cmd"
 
 
 POSIX: Policy = Policy()

@@ -34,6 +34,7 @@ class Base(Record):
     origin: str  # for people: "certifi 2026.5.20", "preset file", ...
     inputs: list[str]
     problem: str | None  # why the base cannot be used
+    more: tuple[str, ...] = ()  # further files of a union base, read after ``path``
 
 
 def _certifi_base() -> Base:
@@ -104,6 +105,23 @@ def _openssl_base() -> Base:
     )
 
 
+def _union_base(spec: str, parts: list[Base]) -> Base:
+    """Every certificate of each usable part, in order (``openssl+certifi:``).
+
+    When nobody preset ``SSL_CERT_FILE``, urllib trusted OpenSSL's default
+    file and httpx certifi: the exported file must hold both, or one of them
+    loses roots it had. A part that is missing is left out; all missing is
+    the first part's problem.
+    """
+    inputs = [i for part in parts for i in part.inputs]
+    usable = [part for part in parts if part.path is not None and not part.problem]
+    if not usable:
+        return Base(spec, None, " + ".join(p.origin for p in parts), inputs, parts[0].problem)
+    paths = list(dict.fromkeys(str(part.path) for part in usable))
+    origin = " + ".join(part.origin for part in usable)
+    return Base(spec, paths[0], origin, inputs, None, tuple(paths[1:]))
+
+
 def resolve_base(spec: str) -> Base:
     """Turn a hook base spec (file:, certifi:, openssl:, none:) into a file."""
     if spec.startswith("file:"):
@@ -117,6 +135,8 @@ def resolve_base(spec: str) -> Base:
         return _certifi_base()
     if spec == "openssl:":
         return _openssl_base()
+    if spec == "openssl+certifi:":
+        return _union_base(spec, [_openssl_base(), _certifi_base()])
     return Base(spec, None, "none (company certificates only)", [], None)
 
 
@@ -146,25 +166,31 @@ def build(
             problems.append(Problem("warning", base.path or spec, "%s: %s." % (var, base.problem)))
             continue
         blocks: list[_pem.Block] = []
-        if base.path is not None:
+        unusable = False
+        for base_path in ([base.path] if base.path is not None else []) + list(base.more):
             try:
-                with open(base.path, "rb") as f:
+                with open(base_path, "rb") as f:
                     data = f.read(MAX_BASE_SIZE)
             except OSError as exc:
-                problems.append(Problem("warning", base.path, "%s: cannot read %s (%s); %s is left as it is." % (var, base.path, exc.strerror or exc, var)))
-                continue
-            blocks = list(_pem.iter_blocks(data))
-            if not blocks:
+                problems.append(Problem("warning", base_path, "%s: cannot read %s (%s); %s is left as it is." % (var, base_path, exc.strerror or exc, var)))
+                unusable = True
+                break
+            found = list(_pem.iter_blocks(data))
+            if not found:
                 problems.append(
                     Problem(
                         "warning",
-                        base.path,
+                        base_path,
                         "%s: %s contains no PEM certificate, so requests would fail "
                         "with it anyway; %s is left as it is. Point it at a CA bundle."
-                        % (var, base.path, var),
+                        % (var, base_path, var),
                     )
                 )
-                continue
+                unusable = True
+                break
+            blocks.extend(found)
+        if unusable:
+            continue
         if not chain_checked and target in ("requests", "ssl", "aws", "curl", "git"):
             chain_checked = True
             base_ders = b"".join(b.cert_der for b in blocks)

@@ -15,7 +15,7 @@ import sys
 
 from cert_session import _cache, _config, _layout, _log, _state
 
-__all__ = ["start", "activate", "apply", "verify_guard", "write_fast_state", "GuardFinder"]
+__all__ = ["start", "activate", "apply", "plan", "verify_guard", "write_fast_state", "GuardFinder"]
 
 TYPE_CHECKING = False  # typing is not imported at start-up; mypy knows this name
 if TYPE_CHECKING:
@@ -80,10 +80,26 @@ def activate(force: bool = False) -> dict[str, str]:
 def apply(exports: dict[str, str], origs: dict[str, str]) -> tuple[list[tuple[str, str]], list[str]]:
     """Set exported variables; undo inherited ones we no longer export. Returns (sets, unsets)."""
     environ = os.environ
+    sets, unsets = plan(exports, origs)
+    for var, value in sets:
+        environ[var] = value
+    for var in unsets:
+        environ.pop(var, None)
+    verify_guard(exports.get(_config.TARGETS["requests"]))
+    return sets, unsets
+
+
+def plan(
+    exports: dict[str, str], origs: dict[str, str], export: bool | None = None
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """What ``apply`` sets and removes; with CERT_SESSION_EXPORT=0, it sets nothing."""
+    environ = os.environ
+    if export is None:
+        export = _config.export_enabled()
     sets: list[tuple[str, str]] = []
     unsets: list[str] = []
     for var, orig in origs.items():
-        if var in exports:
+        if var in exports and export:
             _log.debug("%s=%s (base %s)" % (var, exports[var], orig or "default"))
             sets += [(var, exports[var]), (_config.ORIG_PREFIX + var, orig)]
         elif _layout.is_ours(environ.get(var, "")):
@@ -93,22 +109,17 @@ def apply(exports: dict[str, str], origs: dict[str, str]) -> tuple[list[tuple[st
             else:
                 unsets.append(var)
             unsets.append(_config.ORIG_PREFIX + var)
-    for var, value in sets:
-        environ[var] = value
-    for var in unsets:
-        environ.pop(var, None)
-    verify_guard(exports.get(_config.TARGETS["requests"]))
     return sets, unsets
 
 
 def write_fast_state(directory: str, exports: dict[str, str], origs: dict[str, str]) -> None:
     """The fast state of a fresh process with these originals (``rebuild --system``)."""
     raw = {var: origs.get(var, "") for var in _config.TARGETS.values()}
-    for name in ("CERT_SESSION_TARGETS", "CERT_SESSION_CERTS"):
+    for name in ("CERT_SESSION_TARGETS", "CERT_SESSION_CERTS", "CERT_SESSION_EXPORT"):
         raw[name] = os.environ.get(name, "")
     sets: list[tuple[str, str]] = []
     for var, orig in origs.items():
-        if var in exports:
+        if var in exports and _config.export_enabled():
             sets += [(var, exports[var]), (_config.ORIG_PREFIX + var, orig)]
     _write_fast(directory, _state.fast_key(raw), sets, [], exports)
 

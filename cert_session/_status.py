@@ -131,10 +131,11 @@ def _base_row(target: str, spec: str, origs: dict[str, str]) -> dict[str, Any]:
         origin = "%s=%s (preset)" % (variable, spec[5:])
     return {
         "spec": spec,
-        "kind": kind,  # preset, certifi, openssl or none
+        "kind": kind,  # preset, certifi, openssl, openssl+certifi or none
         "variable": variable,
         "certifi_version": certifi_version,
         "path": base.path,
+        "paths": ([base.path] if base.path else []) + list(base.more),
         "origin": origin,
         "problem": base.problem,
     }
@@ -163,20 +164,20 @@ def _cert_row(
     }
 
 
-def _activate_here(reason_if_inactive: str | None) -> str | None:
-    """Run the hook as start-up would have; return an error text if it fails.
+def _activate_here(reason_if_inactive: str | None) -> tuple[str | None, dict[str, str]]:
+    """Run the hook as start-up would have; return (an error text if it fails, its bundles).
 
     In a ``cert-session`` process the hook already ran and this is a no-op;
     when ``main()`` is called in a process whose settings changed since
-    start-up, it brings the exported variables up to date first.
+    start-up, it brings the exported variables up to date first. The bundles
+    are the ones the hook exports (or, with CERT_SESSION_EXPORT=0, uses in-process).
     """
     if reason_if_inactive is not None:
-        return None
+        return None, {}
     try:
-        _startup.activate()
+        return None, _startup.activate()
     except Exception as exc:  # noqa: BLE001 - status must report, not crash
-        return "the start-up hook fails here (%s: %s); run with CERT_SESSION_DEBUG=1" % (type(exc).__name__, exc)
-    return None
+        return "the start-up hook fails here (%s: %s); run with CERT_SESSION_DEBUG=1" % (type(exc).__name__, exc), {}
 
 
 def collect() -> dict[str, Any]:
@@ -197,7 +198,8 @@ def collect() -> dict[str, Any]:
         )
     elif not pths:
         inactive = "cert_session_hook.pth is not installed in this environment's site-packages"
-    failure = _activate_here(inactive)
+    failure, bundles = _activate_here(inactive)
+    export = _config.export_enabled()
 
     targets = _config.selected_targets()
     origs = {var: _config.original_value(var) for var in _config.TARGETS.values()}
@@ -211,6 +213,9 @@ def collect() -> dict[str, Any]:
         var = _config.TARGETS[target]
         value = environ.get(var)
         exported = bool(value) and _layout.is_ours(value or "")
+        # The bundle the hook uses: the exported one, or with CERT_SESSION_EXPORT=0
+        # the one requests and pip use in-process (what `cert-session env` prints).
+        bundle = value if exported else bundles.get(var)
         base = _base_row(target, spec, origs)
         if chain_base is None and target != "node" and base["path"]:
             chain_base = base
@@ -229,17 +234,19 @@ def collect() -> dict[str, Any]:
                 "value": value,
                 "exported": exported,
                 "base": base,
-                "bundle": value if exported else None,
-                "certificates": _count(value) if exported else None,
-                "rebuilt": _rebuilt(value if exported else None),
+                "bundle": bundle,
+                "certificates": _count(bundle) if bundle else None,
+                "rebuilt": _rebuilt(bundle),
             }
         )
     if chain_base is not None:
         from cert_session import _pem
 
         try:
-            with open(chain_base["path"], "rb") as f:
-                ders = b"".join(b.cert_der for b in _pem.iter_blocks(f.read()))
+            ders = b""
+            for base_path in chain_base["paths"]:
+                with open(base_path, "rb") as f:
+                    ders += b"".join(b.cert_der for b in _pem.iter_blocks(f.read()))
             problems.extend(_sources.chain_problems(sources.certs, ders, chain_base["path"]))
         except OSError:
             pass
@@ -253,8 +260,13 @@ def collect() -> dict[str, Any]:
             "no usable company certificate (cert_session/certs/ in %s is empty and "
             "CERT_SESSION_CERTS names none, or every one was rejected; see below)" % _layout.HERE
         )
+    elif not export and any(row["bundle"] for row in target_rows):
+        active, reason = True, (
+            "CERT_SESSION_EXPORT=0: nothing exported; requests and pip here use the %s bundle in-process"
+            % ", ".join(str(r["variable"]) for r in target_rows if r["bundle"])
+        )
     elif not any(row["exported"] for row in target_rows):
-        active, reason = False, "no target variable was exported; see the problems below"
+        active, reason = False, "no target variable was exported; see the problems above"
     else:
         active, reason = True, "exporting " + ", ".join(str(r["variable"]) for r in target_rows if r["exported"])
 
@@ -290,6 +302,7 @@ def collect() -> dict[str, Any]:
             "no_site": bool(sys.flags.no_site),
             "distributions": dists,
             "targets": targets,
+            "export": export,
         },
         "targets": target_rows,
         "cache": {"directory": cache_dirs[0], "fallback": cache_dirs[-1], "system": _layout.SYSTEM_CACHE_DIR},
@@ -306,14 +319,19 @@ def render(data: dict[str, Any]) -> str:
     hook = data["hook"]
     out.append("cert-session %s (%s)" % (data["version"], data["python"]))
     out.append("hook: %s: %s" % ("active" if hook["active"] else "inactive", hook["reason"]))
+    # Problems first: a missing issuer is what a person running status needs
+    # to see (the start-up hook said it once, in whichever tool rebuilt).
+    for p in data["problems"]:
+        out.append("%s: %s" % (p["severity"].upper(), p["message"]))
     for row in data["targets"]:
         out.append("target %s: %s=%s" % (row["target"], row["variable"], row["value"] or "(unset)"))
         base = row["base"]
         out.append("  base: %s%s" % (base["origin"], " - " + base["problem"] if base["problem"] else ""))
         if row["bundle"]:
-            out.append("  merged bundle: %s (%s certificates)" % (row["bundle"], row["certificates"]))
+            note = "" if row["exported"] else ", in-process only: CERT_SESSION_EXPORT=0"
+            out.append("  merged bundle: %s (%s certificates%s)" % (row["bundle"], row["certificates"], note))
             if row["rebuilt"]["at"]:
-                out.append("  last rebuilt: %s (%s)" % (row["rebuilt"]["at"], row["rebuilt"]["reason"]))
+                out.append("  last rebuilt: %s (reason: %s)" % (row["rebuilt"]["at"], row["rebuilt"]["reason"]))
     out.append("cache: %s" % data["cache"]["directory"])
     if not data["certificates"]:
         out.append("company certificates: none")
@@ -326,8 +344,6 @@ def render(data: dict[str, Any]) -> str:
             out.append("  issuer:  %s" % cert["issuer"])
             out.append("  valid:   %s to %s" % (cert["not_before"], cert["not_after"]))
             out.append("  sha256:  %s" % cert["sha256"])
-    for p in data["problems"]:
-        out.append("%s: %s" % (p["severity"].upper(), p["message"]))
     if data["errors"]:
         out.append("%d error(s): the certificates named above are not used; fix them and run `cert-session status` again." % data["errors"])
     return "\n".join(out)

@@ -6,6 +6,7 @@ an environment (upgrade certifi, uninstall) make their own from these parts.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Iterator
 
@@ -115,3 +116,60 @@ def requests_venv(request: pytest.FixtureRequest) -> Venv:
     name = "oldest_requests_venv" if request.param == "oldest" else "installed"
     venv: Venv = request.getfixturevalue(name)
     return venv
+
+
+# A console script that fetches its argument with urllib (no dependencies),
+# for tools that install applications (pipx).
+DEMO_TOOL = b"""import sys, urllib.request
+
+
+def main():
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=20).read()
+        print("OK")
+    except Exception as e:
+        print("FAILED", getattr(e, "reason", e))
+        sys.exit(3)
+"""
+
+
+class Index:
+    def __init__(self, wheel: Path, company: str, private: str, tool: Path) -> None:
+        self.wheel = wheel
+        self.company = company  # behind the company chain
+        self.private = private  # behind the private root
+        self.tool = tool  # demo-tool: a console script `demo-tool URL`
+
+
+@pytest.fixture(scope="session")
+def index(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
+    """A PEP 503 simple index with two hand-made wheels, served over HTTPS twice."""
+    root = tmp_path_factory.mktemp("index")
+    wheel = wheels.write_wheel(root / "files", "demo-pkg", "1.0", {"demo_pkg/__init__.py": b"VALUE = 1\n"})
+    tool = wheels.write_wheel(
+        root / "files",
+        "demo-tool",
+        "1.0",
+        {"demo_tool/__init__.py": DEMO_TOOL},
+        entry_points="[console_scripts]\ndemo-tool = demo_tool:main\n",
+    )
+    links = []
+    for name, path in (("demo-pkg", wheel), ("demo-tool", tool)):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        (root / "simple" / name).mkdir(parents=True)
+        (root / "simple" / name / "index.html").write_text(
+            '<a href="../../files/%s#sha256=%s">%s</a>\n' % (path.name, digest, path.name)
+        )
+        links.append('<a href="%s/">%s</a>\n' % (name, name))
+    (root / "simple" / "index.html").write_text("".join(links))
+    with servers.serve_https(world.company.leaf_pem, world.company.leaf_key, root) as company, servers.serve_https(
+        world.private.leaf_pem, world.private.leaf_key, root
+    ) as private:
+        yield Index(wheel, company, private, tool)
+
+
+@pytest.fixture(scope="session")
+def plain_venv(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """requests and stand-in certifi, without cert-session: a child environment without the package."""
+    base = tmp_path_factory.mktemp("plain")
+    return new_venv(base / "venv", wheelhouse, base / "home", "requests", "certifi==" + CERTIFI_WITH_ROOT)

@@ -115,7 +115,7 @@ def test_check_without_company_certificate_fails_and_names_the_missing_issuer(
     assert all(v in line for v in pki.subject_values(world.company.intermediate_pem))
 
 
-def test_check_names_company_certificate_that_lacks_its_root(
+def test_check_names_company_certificate_that_lacks_its_root_and_leads_with_it(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     unrelated = tmp_path / "unrelated.pem"
@@ -127,6 +127,10 @@ def test_check_names_company_certificate_that_lacks_its_root(
     line = diagnosis(out)
     assert "lacks its root" in line and fp(issuer) in line
     assert all(v in line for v in pki.subject_values(world.company.root_pem))
+    # The configuration problem leads, before anything about this server.
+    first = out.splitlines()[0]
+    assert first.startswith("WARNING: %s: the issuer of " % issuer), out
+    assert "is neither in the base bundle (%s)" % unrelated in first
 
 
 def test_check_self_signed_server_fails_and_names_its_certificate(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import ssl
 import sys
 import time
@@ -18,6 +19,7 @@ from typing import Any, Callable
 import pytest
 from cryptography import x509
 
+from cert_session import _startup
 from cert_session._cli import main
 from tests.conftest import CERTIFI_WITH_ROOT, World
 from tests.helpers import pki
@@ -69,6 +71,7 @@ def test_status_json_reports_hook_target_bundle_cache_and_certificate_field_by_f
         "variable": "REQUESTS_CA_BUNDLE",
         "certifi_version": None,
         "path": str(base_bundle),
+        "paths": [str(base_bundle)],
         "origin": "REQUESTS_CA_BUNDLE=%s (preset)" % base_bundle,
         "problem": None,
     }
@@ -330,3 +333,43 @@ def test_main_without_stdout_and_stderr_like_pythonw_does_not_raise(
         main(["no-such-command"])  # argparse writes its usage error to stderr
     assert exc.value.code == 2
     assert sys.stdout is None and sys.stderr is None  # put back as they were
+
+
+def test_status_with_export_off_names_the_bundle_requests_uses_in_process_and_exports_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = tmp_path / "base.pem"
+    base.write_bytes(world.company.root_pem.read_bytes())
+    isolate(
+        monkeypatch,
+        tmp_path,
+        CERT_SESSION_CERTS=str(world.company.intermediate_pem),
+        CERT_SESSION_EXPORT="0",
+        REQUESTS_CA_BUNDLE=str(base),
+    )
+    code, out, _ = run_main(capsys, "status")
+    assert code == 0, out
+    assert os.environ["REQUESTS_CA_BUNDLE"] == str(base)  # the preset, untouched
+    assert "CERT_SESSION_ORIG_REQUESTS_CA_BUNDLE" not in os.environ
+    lines = out.splitlines()
+    assert lines[1] == (
+        "hook: active: CERT_SESSION_EXPORT=0: nothing exported; requests and pip here use the "
+        "REQUESTS_CA_BUNDLE bundle in-process"
+    )
+    assert lines[2] == "target requests: REQUESTS_CA_BUNDLE=%s" % base
+    bundle = lines[4].split()[2]
+    assert lines[4] == "  merged bundle: %s (2 certificates, in-process only: CERT_SESSION_EXPORT=0)" % bundle
+    assert lines[5].startswith("  last rebuilt: ") and lines[5].endswith(" (reason: no state yet)")
+    assert _startup._finder is not None and _startup._finder.current_bundle() == bundle  # the guard has it
+
+
+def test_status_leads_with_a_missing_issuer(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = tmp_path / "base.pem"
+    base.write_bytes(world.private.root_pem.read_bytes())  # lacks the company root
+    isolate(monkeypatch, tmp_path, CERT_SESSION_CERTS=str(world.company.intermediate_pem), REQUESTS_CA_BUNDLE=str(base))
+    _, out, _ = run_main(capsys, "status")
+    third = out.splitlines()[2]
+    assert third.startswith("WARNING: %s: the issuer of " % world.company.intermediate_pem), out
+    assert "is neither in the base bundle (%s)" % base in third

@@ -67,6 +67,16 @@ CASES = {
     "other-target-only": {"CERT_SESSION_TARGETS": "node"},
     "inherited-ssl-not-exported-now": {"SSL_CERT_FILE": OURS, "CERT_SESSION_ORIG_SSL_CERT_FILE": ""},
     "inherited-node-with-orig": {"NODE_EXTRA_CA_CERTS": OURS, "CERT_SESSION_ORIG_NODE_EXTRA_CA_CERTS": "PRESET"},
+    # CERT_SESSION_EXPORT=0: no S lines, still the guard's G line; an inherited export is undone.
+    "export-off": {"CERT_SESSION_EXPORT": "0"},
+    "export-off-two-targets": {"CERT_SESSION_EXPORT": "0", "CERT_SESSION_TARGETS": "requests,ssl"},
+    "export-off-preset": {"CERT_SESSION_EXPORT": "0", "REQUESTS_CA_BUNDLE": "PRESET"},
+    "export-off-inherited": {
+        "CERT_SESSION_EXPORT": "0",
+        "REQUESTS_CA_BUNDLE": OURS,
+        "CERT_SESSION_ORIG_REQUESTS_CA_BUNDLE": "PRESET",
+    },
+    "export-on": {"CERT_SESSION_EXPORT": "1"},
 }
 
 
@@ -86,7 +96,12 @@ def test_fast_path_repeats_the_general_path_exactly(
     before = snapshot()
     exports = _startup.activate()  # the general path: builds, exports, writes the fast state
     general = snapshot()
-    assert general != before or not exports
+    if env.get("CERT_SESSION_EXPORT") == "0":
+        # Nothing of ours in the environment, whatever was inherited.
+        assert not any(_layout.is_ours(v or "") for v in general.values())
+        assert general == before or "inherited" in case
+    else:
+        assert general != before or not exports
 
     isolate(monkeypatch, tmp_path, **env)
     assert snapshot() == before

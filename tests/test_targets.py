@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CERTIFI_WITH_ROOT, World
+from tests.conftest import CERTIFI_WITH_NEW_ROOT, World
 from tests.helpers.env import clean_env
 from tests.helpers.venvs import Venv, make_venv
 from tests.helpers.wheels import download
@@ -90,14 +90,15 @@ def is_ours(path: str) -> bool:
 
 @pytest.fixture(scope="session")
 def httpx_venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    """httpx and its dependencies from the registry, stand-in certifi, the company wheel."""
+    """httpx and its dependencies from the registry, the company wheel, and the stand-in certifi
+    whose roots include the company root and a newer root that OpenSSL's default file lacks."""
     house = download(tmp_path_factory.mktemp("wheelhouse-httpx"), "httpx", certifi_from=wheelhouse)
     base = tmp_path_factory.mktemp("venv-httpx")
     venv = make_venv(base / "venv")
     venv.pip(
         clean_env(base / "home"),
         "install", "-q", "--no-index", "-f", str(house),
-        "httpx", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel),
+        "httpx", "certifi==" + CERTIFI_WITH_NEW_ROOT, str(project_wheel),
     )
     return venv
 
@@ -122,16 +123,43 @@ def test_ssl_target_makes_urllib_and_httpx_trust_company_chain_keeping_openssl_r
     results, bundle = proc.stdout.splitlines()
     assert results == "urllib OK | httpx OK", proc.stdout + proc.stderr
     assert proc.stderr == ""
-    # Append semantics: OpenSSL's own default file stays fully trusted.
+    # Append semantics: OpenSSL's own default file (urllib's) and certifi
+    # (httpx's) both stay fully trusted.
     default_file = ssl.get_default_verify_paths().openssl_cafile
     assert is_ours(bundle)
-    expected = ders(default_file) | ders(world.company.intermediate_pem) | ders(world.company.root_pem)
+    certifi_file = httpx_venv.site_packages / "certifi" / "cacert.pem"
+    expected = ders(default_file) | ders(certifi_file) | ders(world.company.intermediate_pem) | ders(world.company.root_pem)
     assert ders(bundle) == expected
 
     # The same company certificates without the ssl target: urllib is untouched.
     off = clean_env(tmp_path / "home", CERT_SESSION_CERTS=str(world.company.root_pem))
     proc = httpx_venv.run(off, "-c", CLIENTS, url)
     assert proc.stdout.splitlines() == ["urllib SSLCertVerificationError | httpx CERTIFICATE_VERIFY_FAILED", ""]
+
+
+def test_ssl_target_without_preset_keeps_certifi_only_root_for_httpx_and_every_openssl_root_for_urllib(
+    httpx_venv: Venv, world: World, tmp_path: Path
+) -> None:
+    # The newroot site's root is in this certifi and not in OpenSSL's default
+    # file: httpx reached it before the ssl target was turned on.
+    newroot = world.urls["newroot"]
+    before = clean_env(tmp_path / "home")
+    proc = httpx_venv.run(before, "-c", CLIENTS, newroot)
+    assert proc.stdout.splitlines() == ["urllib SSLCertVerificationError | httpx OK", ""], proc.stdout + proc.stderr
+
+    # No CERT_SESSION_CERTS: the company root comes from certifi, the
+    # intermediate from the wheel.
+    env = clean_env(tmp_path / "home", CERT_SESSION_TARGETS="requests,ssl")
+    proc = httpx_venv.run(env, "-c", CLIENTS, newroot)
+    results, bundle = proc.stdout.splitlines()
+    assert results == "urllib OK | httpx OK", proc.stdout + proc.stderr
+    assert proc.stderr == ""
+    proc = httpx_venv.run(env, "-c", CLIENTS, world.urls["company"])
+    assert proc.stdout.splitlines() == ["urllib OK | httpx OK", bundle], proc.stdout + proc.stderr
+    default_file = ssl.get_default_verify_paths().openssl_cafile
+    assert ders(default_file) <= ders(bundle)  # urllib keeps every root it had
+    assert ders(httpx_venv.site_packages / "certifi" / "cacert.pem") <= ders(bundle)  # and httpx too
+    assert ders(world.newroot.root_pem) <= ders(bundle)
 
 
 def test_ssl_target_appends_to_preset_ssl_cert_file_and_leaves_it_byte_identical(

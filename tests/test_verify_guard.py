@@ -9,19 +9,16 @@ the ``private`` root is trusted nowhere unless a test's own bundle names it.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from tests.conftest import CERTIFI_WITH_ROOT, World
-from tests.helpers import servers
+from tests.conftest import CERTIFI_WITH_ROOT, Index, World, new_venv
 from tests.helpers.env import clean_env
 from tests.helpers.venvs import Venv, assert_ok, assert_ssl_error, make_venv
-from tests.helpers.wheels import download, write_wheel
+from tests.helpers.wheels import download
 
 # One request through a requests.Session configured from argv:
 # url, session verify, request verify ("-" = left alone), trust_env (1/0).
@@ -106,30 +103,6 @@ def bare_venv(wheelhouse: Path, bare_wheel: Path, tmp_path_factory: pytest.TempP
         "requests", "certifi==" + CERTIFI_WITH_ROOT, str(bare_wheel),
     )
     return venv
-
-
-class Index:
-    def __init__(self, wheel: Path, company: str, private: str) -> None:
-        self.wheel = wheel
-        self.company = company  # behind the company chain
-        self.private = private  # behind the private root
-
-
-@pytest.fixture(scope="module")
-def index(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
-    """A PEP 503 simple index with one hand-made wheel, served over HTTPS twice."""
-    root = tmp_path_factory.mktemp("index")
-    wheel = write_wheel(root / "files", "demo-pkg", "1.0", {"demo_pkg/__init__.py": b"VALUE = 1\n"})
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    (root / "simple" / "demo-pkg").mkdir(parents=True)
-    (root / "simple" / "index.html").write_text('<a href="demo-pkg/">demo-pkg</a>\n')
-    (root / "simple" / "demo-pkg" / "index.html").write_text(
-        '<a href="../../files/%s#sha256=%s">%s</a>\n' % (wheel.name, digest, wheel.name)
-    )
-    with servers.serve_https(world.company.leaf_pem, world.company.leaf_key, root) as company, servers.serve_https(
-        world.private.leaf_pem, world.private.leaf_key, root
-    ) as private:
-        yield Index(wheel, company, private)
 
 
 @pytest.fixture
@@ -353,3 +326,73 @@ def test_pip_cert_full_bundle_gets_company_certs_for_company_index(
     assert_downloaded(pip_download(any_pip, env, index.private, tmp_path / "dl2"), tmp_path / "dl2", index.wheel)
     off = clean_env(tmp_path / "home", PIP_CERT=str(full), CERT_SESSION_DISABLE="1")
     assert_refused(pip_download(any_pip, off, index.company, tmp_path / "dl-off"), tmp_path / "dl-off")
+
+
+# ------------------------------------ CERT_SESSION_EXPORT=0: nothing exported
+
+ENVIRON = "import os; print(os.environ.get('REQUESTS_CA_BUNDLE', '-'), os.environ.get('CERT_SESSION_ORIG_REQUESTS_CA_BUNDLE', '-'))"
+
+
+def test_export_off_requests_trusts_company_chain_in_process_and_environ_gets_nothing(
+    requests_venv: Venv, world: World, own_bundles: tuple[Path, Path], tmp_path: Path
+) -> None:
+    env = clean_env(tmp_path / "home", CERT_SESSION_EXPORT="0")
+    assert requests_venv.run(env, "-c", ENVIRON).stdout.split() == ["-", "-"]
+    assert_ok(probe(requests_venv, env, world.urls["company"]))
+    assert_ok(probe(requests_venv, env, world.urls["company"], trust_env=False))
+    assert_ssl_error(probe(requests_venv, env, world.urls["private"]))
+    # The append rule and verify=False, in-process, as with the export.
+    own, full = own_bundles
+    assert_ok(probe(requests_venv, env, world.urls["private"], session=str(own)))
+    assert_ok(probe(requests_venv, env, world.urls["company"], request=str(full)))
+    assert_ok(probe(requests_venv, env, world.urls["private"], session="False"))
+
+
+def test_export_off_pip_downloads_from_index_behind_company_chain(any_pip: Venv, index: Index, tmp_path: Path) -> None:
+    env = clean_env(tmp_path / "home", CERT_SESSION_EXPORT="0")
+    proc = pip_download(any_pip, env, index.company, tmp_path / "dl")
+    assert_downloaded(proc, tmp_path / "dl", index.wheel)
+    assert proc.stderr == ""
+
+
+# A hooked Python starts a Python of another venv, without the package, whose
+# script sets session.verify = False for a dev server (psf/requests#3829 lets
+# an inherited REQUESTS_CA_BUNDLE beat it).
+CHILD = r"""
+import os, subprocess, sys
+child = subprocess.run([sys.argv[1], "-c", sys.argv[2], sys.argv[3], "False", "-", "1"], capture_output=True, text=True)
+print(child.stdout.split()[0] if child.stdout else child.stderr)
+print(os.environ.get("REQUESTS_CA_BUNDLE", "-"))
+"""
+
+
+def test_export_off_child_python_without_the_package_keeps_its_verify_false(
+    installed: Venv, plain_venv: Venv, world: World, tmp_path: Path
+) -> None:
+    url = world.urls["private"]
+    assert probe(plain_venv, clean_env(tmp_path / "home"), url, session="False").stdout.startswith("OK")
+    env = clean_env(tmp_path / "home", CERT_SESSION_EXPORT="0")
+    proc = installed.run(env, "-c", CHILD, plain_venv.python, PROBE, url)
+    assert proc.stdout.splitlines() == ["OK", "-"], proc.stdout + proc.stderr
+    # The default exports: that child inherits the bundle and loses its verify=False.
+    proc = installed.run(clean_env(tmp_path / "home"), "-c", CHILD, plain_venv.python, PROBE, url)
+    result, inherited = proc.stdout.splitlines()
+    assert result == "SSLError" and "cert-session-" in inherited, proc.stdout + proc.stderr
+
+
+def test_company_wheel_can_make_export_off_the_default(
+    world: World, wheelhouse: Path, tmp_path: Path
+) -> None:
+    from cert_session._package import package
+
+    out = tmp_path / "dist"
+    assert package("acme-certs", [str(world.company.intermediate_pem)], str(out), export="0") == 0
+    (wheel,) = out.glob("acme_certs-*.whl")
+    home = tmp_path / "home"
+    venv = new_venv(tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT, str(wheel))
+    env = clean_env(home)
+    assert venv.run(env, "-c", ENVIRON).stdout.split() == ["-", "-"]
+    assert_ok(probe(venv, env, world.urls["company"]))
+    # CERT_SESSION_EXPORT=1 turns the export back on.
+    on = clean_env(home, CERT_SESSION_EXPORT="1")
+    assert "cert-session-" in venv.run(on, "-c", ENVIRON).stdout

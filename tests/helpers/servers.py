@@ -33,7 +33,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/html")  # pip ignores index pages without it
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:  # noqa: N802 - uv asks for a wheel's size first
+        self.do_GET()
 
     def log_message(self, *args: object) -> None:
         pass

@@ -73,7 +73,14 @@ def _record_line(name: str, data: bytes) -> str:
     return "%s,sha256=%s,%d" % (name, digest, len(data))
 
 
-def write_wheel(out: Path, name: str, version: str, files: dict[str, bytes], requires: list[str] = ()) -> Path:  # type: ignore[assignment]
+def write_wheel(
+    out: Path,
+    name: str,
+    version: str,
+    files: dict[str, bytes],
+    requires: list[str] = (),  # type: ignore[assignment]
+    entry_points: str | None = None,
+) -> Path:
     """Write a pure-Python wheel by hand (zip + METADATA + WHEEL + RECORD)."""
     dist = name.replace("-", "_")
     info = "%s-%s.dist-info" % (dist, version)
@@ -81,6 +88,8 @@ def write_wheel(out: Path, name: str, version: str, files: dict[str, bytes], req
     metadata += "".join("Requires-Dist: %s\n" % r for r in requires)
     all_files = dict(files)
     all_files[info + "/METADATA"] = metadata.encode()
+    if entry_points is not None:
+        all_files[info + "/entry_points.txt"] = entry_points.encode()
     all_files[info + "/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: cert-session-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     record = [_record_line(n, d) for n, d in all_files.items()] + [info + "/RECORD,,"]
     all_files[info + "/RECORD"] = ("\n".join(record) + "\n").encode()
