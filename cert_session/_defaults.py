@@ -8,9 +8,13 @@ fast state, so installing another version or a company wheel with other
 defaults is noticed at the next start.
 """
 
-__all__ = ["__version__", "DEFAULT_TARGETS"]
+__all__ = ["__version__", "DEFAULT_TARGETS", "DEFAULT_OS_STORE"]
 
 __version__ = "0.2.0"
 
 # CERT_SESSION_TARGETS overrides it.
 DEFAULT_TARGETS = "requests"
+
+# "1": add the operating system's trust store to every target's base
+# (`cert-session package --os-store`); CERT_SESSION_OS_STORE overrides it.
+DEFAULT_OS_STORE = "0"
