@@ -53,6 +53,8 @@ _KEY_VARS = (
     "NODE_EXTRA_CA_CERTS",
     "CERT_SESSION_ORIG_NODE_EXTRA_CA_CERTS",
     "CERT_SESSION_EXPORT",
+    "CERT_SESSION_OS_STORE",
+    "SSL_CERT_DIR",
 )
 # Read in one pass: the switches and cache location, then the key.
 _NAMES = (
@@ -164,11 +166,14 @@ def _repeat(environ: "os._Environ[str]", directory: str, name: str, key: str) ->
         field = line.split("\t")
         kind = field[0]
         if kind == "I":  # an input: certifi's bundle, a company certificate, ...
-            try:
-                st = os.stat(field[1])
-                seen = "%d:%d:%d:%d:%d" % (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-            except OSError:
-                seen = "-"
+            if field[1][:9] == "registry:":  # a Windows certificate store
+                seen = _registry(field[1])
+            else:
+                try:
+                    st = os.stat(field[1])
+                    seen = "%d:%d:%d:%d:%d" % (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+                except OSError:
+                    seen = "-"
             if seen != field[2]:
                 return False
         elif kind == "B":  # a bundle we wrote: still ours, and not rewritten
@@ -225,6 +230,21 @@ def _cache_dir(configured: str, home: str, xdg: str, local: str) -> "str | None"
     if xdg and _absolute(xdg):
         return os.path.join(xdg, "cert-session")
     return os.path.join(home, ".cache", "cert-session") if home and _absolute(home) else None
+
+
+def _registry(key: str) -> str:
+    """_platform.Policy.registry_fingerprint: a store key's last-write time
+    (CERT_SESSION_OS_STORE=1 on Windows; winreg is builtin there)."""
+    if sys.platform != "win32":
+        return "-"
+    try:
+        import winreg
+
+        hive = winreg.HKEY_LOCAL_MACHINE if key[9:13] == "HKLM" else winreg.HKEY_CURRENT_USER
+        with winreg.OpenKey(hive, key[14:]) as handle:
+            return "%d" % winreg.QueryInfoKey(handle)[2]
+    except (ImportError, OSError):
+        return "-"
 
 
 # The import finder protocol of cert_session._verify_guard.

@@ -77,7 +77,10 @@ def _check(args: argparse.Namespace) -> int:
 def _package(args: argparse.Namespace) -> int:
     from cert_session._package import package
 
-    return package(args.name, args.cert, args.output, targets=args.targets, version=args.version, export=args.export)
+    return package(
+        args.name, args.cert or [], args.output, targets=args.targets, version=args.version, export=args.export,
+        os_store=args.os_store,
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -125,12 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_check)
     p = sub.add_parser("package", help="build a company wheel embedding validated CA certificates")
     p.add_argument("--name", required=True, help="distribution name of the wheel, e.g. acme-certs")
-    p.add_argument("--cert", action="append", required=True, metavar="FILE", help="a CA certificate (repeatable)")
+    p.add_argument("--cert", action="append", metavar="FILE", help="a CA certificate (repeatable)")
     p.add_argument("--targets", help="comma-separated default targets (requests,ssl,curl,aws,git,node)")
     p.add_argument(
         "--export",
         choices=["0", "1"],
         help="default of CERT_SESSION_EXPORT: 1 exports the variables to child processes, 0 exports nothing",
+    )
+    p.add_argument(
+        "--os-store", action="store_true", help="add the operating system's trust store by default (CERT_SESSION_OS_STORE=1)"
     )
     p.add_argument("--version", help="wheel version (default: this cert-session's); bump it when certificates change")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory for the wheel")

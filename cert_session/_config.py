@@ -25,6 +25,8 @@ __all__ = [
     "base_spec",
     "absolute_paths",
     "cwd_independent",
+    "os_store_spec",
+    "OS_STORE_MARK",
 ]
 
 TARGETS = {  # target -> variable it exports
@@ -53,6 +55,8 @@ WATCHED_ENV = tuple(TARGETS.values()) + tuple(ORIG_PREFIX + v for v in TARGETS.v
     "CERT_SESSION_CERTS",
     "CERT_SESSION_TARGETS",
     "CERT_SESSION_EXPORT",
+    "CERT_SESSION_OS_STORE",
+    "SSL_CERT_DIR",
     "CERT_SESSION_CACHE_DIR",
     "XDG_CACHE_HOME",
     "HOME",
@@ -69,9 +73,33 @@ def current_config() -> Config:
     environ = os.environ
     origs = {var: original_value(var) for var in TARGETS.values()}
     certs_env = absolute_paths(environ.get("CERT_SESSION_CERTS", ""))
-    bases = [(t, base_spec(t, origs)) for t in selected_targets()]
+    store = os_store_spec(origs)
+    bases = [(t, base_spec(t, origs) + (OS_STORE_MARK + store if store else "")) for t in selected_targets()]
     config = "\x1f".join([_defaults.__version__, certs_env, _layout.HERE] + ["%s=%s" % tb for tb in bases])
     return config, bases, certs_env, origs
+
+
+# A base spec "<spec>+os:<store>" is that base plus the operating system's store.
+OS_STORE_MARK = "+os:"
+
+
+def os_store_spec(origs: dict[str, str]) -> str | None:
+    """The OS trust store to add to every base (CERT_SESSION_OS_STORE=1), or None.
+
+    The spec names what decides its content, so that a change means another
+    state: on OpenSSL platforms the CA file and directory that OpenSSL would
+    use, with SSL_CERT_FILE (its original value, not our export) and
+    SSL_CERT_DIR applied as OpenSSL documents.
+    """
+    raw = os.environ.get("CERT_SESSION_OS_STORE") or _defaults.DEFAULT_OS_STORE
+    if raw.strip().lower() not in ("1", "true", "yes", "on"):
+        return None
+    if CURRENT.os_store != "openssl":
+        return CURRENT.os_store
+    cafile, capath = CURRENT.openssl_default_paths()
+    cafile = origs.get("SSL_CERT_FILE", "") or cafile
+    capath = os.environ.get("SSL_CERT_DIR", "") or capath
+    return "openssl:%s|%s" % (os.path.abspath(cafile) if cafile else "", os.path.abspath(capath) if capath else "")
 
 
 def selected_targets() -> list[str]:

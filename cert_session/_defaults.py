@@ -9,7 +9,7 @@ fast state, so installing another version or a company wheel with other
 defaults is noticed at the next start.
 """
 
-__all__ = ["__version__", "DEFAULT_TARGETS", "DEFAULT_EXPORT"]
+__all__ = ["__version__", "DEFAULT_TARGETS", "DEFAULT_EXPORT", "DEFAULT_OS_STORE"]
 
 __version__ = "0.2.0"
 
@@ -19,3 +19,7 @@ DEFAULT_TARGETS = "requests"
 # CERT_SESSION_EXPORT overrides it. "0": nothing is written to os.environ;
 # requests and pip in this environment still use the merged bundle in-process.
 DEFAULT_EXPORT = "1"
+
+# "1": add the operating system's trust store to every target's base
+# (`cert-session package --os-store`); CERT_SESSION_OS_STORE overrides it.
+DEFAULT_OS_STORE = "0"

@@ -77,7 +77,13 @@ def stat_fingerprint(st: os.stat_result) -> str:
 
 
 def fingerprint(path: str) -> str:
-    """Cheap identity of a file's content: stat only, never a read. "-" if missing."""
+    """Cheap identity of a file's content: stat only, never a read. "-" if missing.
+
+    ``registry:`` inputs (the Windows certificate stores) are keys, not files:
+    their last-write time stands in for the stat.
+    """
+    if path.startswith("registry:"):
+        return CURRENT.registry_fingerprint(path)
     try:
         return stat_fingerprint(os.stat(path))
     except OSError:

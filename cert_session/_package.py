@@ -29,6 +29,7 @@ _VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*([.-]?(a|b|rc|post|dev)[0-9]*)*(\+[A-Z
 _SKIP_DIRS = {"__pycache__", "_prebuilt", "certs"}
 # The default-targets line, as shipped; --targets rewrites it. It must stay
 # one module-level line of exactly this form, once in cert_session/_defaults.py.
+_OS_STORE_LINE = re.compile(r'^DEFAULT_OS_STORE = "[^"\n]*"$', re.M)
 _TARGETS_LINE = re.compile(r'^DEFAULT_TARGETS = "[^"\n]*"$', re.M)
 # Likewise the default of CERT_SESSION_EXPORT; --export rewrites it.
 _EXPORT_LINE = re.compile(r'^DEFAULT_EXPORT = "[^"\n]*"$', re.M)
@@ -149,7 +150,13 @@ def validate(paths: list[str]) -> tuple[dict[str, bytes], list[str]]:
 
 
 def build_wheel(
-    name: str, version: str, certs: dict[str, bytes], targets: str | None, out_dir: str, export: str | None = None
+    name: str,
+    version: str,
+    certs: dict[str, bytes],
+    targets: str | None,
+    out_dir: str,
+    export: str | None = None,
+    os_store: bool = False,
 ) -> str:
     if not _NAME.match(name):
         raise PackageError("%r is not a valid distribution name (letters, digits, '.', '-', '_')" % name)
@@ -160,6 +167,11 @@ def build_wheel(
         files["cert_session/_defaults.py"] = _set_targets(files["cert_session/_defaults.py"], targets)
     if export is not None:
         files["cert_session/_defaults.py"] = _set_export(files["cert_session/_defaults.py"], export)
+    if os_store:
+        text, count = _OS_STORE_LINE.subn('DEFAULT_OS_STORE = "1"', files["cert_session/_defaults.py"].decode("utf-8"))
+        if count != 1:
+            raise PackageError("cannot find the DEFAULT_OS_STORE line in %s; is this installation modified?" % _layout.DEFAULTS_FILE)
+        files["cert_session/_defaults.py"] = text.encode("utf-8")
     files.update(certs)
     dist = re.sub(r"[-_.]+", "_", name).lower()
     info = "%s-%s.dist-info" % (dist, version)
@@ -204,13 +216,16 @@ def package(
     targets: str | None = None,
     version: str | None = None,
     export: str | None = None,
+    os_store: bool = False,
 ) -> int:
     """Run ``cert-session package``; return the exit code."""
     try:
-        pem_files, warnings = validate(certs)
+        if not certs and not os_store:
+            raise PackageError("give at least one --cert FILE, or --os-store for a wheel that adds the operating system's trust store")
+        pem_files, warnings = validate(certs) if certs else ({}, [])
         for w in warnings:
             print("warning: %s" % w)
-        path = build_wheel(name, version or _defaults.__version__, pem_files, targets, out_dir, export)
+        path = build_wheel(name, version or _defaults.__version__, pem_files, targets, out_dir, export, os_store)
     except PackageError as exc:
         print("cert-session: %s" % exc, file=sys.stderr)
         return 1

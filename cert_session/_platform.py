@@ -43,6 +43,8 @@ class Policy:
     name = "posix"
     # Kept as a flag for the few callers that must phrase a message differently.
     windows = False
+    # Which reader of cert_session._os_store is this platform's trust store.
+    os_store = "openssl"
 
     # -- trust ---------------------------------------------------------------
 
@@ -188,9 +190,21 @@ class Policy:
         name = os.path.basename(environ.get("SHELL", "")).lower()
         return name if name in ("zsh", "fish") else "bash"
 
+    def openssl_default_paths(self) -> tuple[str, str]:
+        """OpenSSL's compiled-in CA file and directory (the environment's overrides not applied)."""
+        import _ssl
+
+        paths = _ssl.get_default_verify_paths()
+        return paths[1] or "", paths[3] or ""
+
+    def registry_fingerprint(self, key: str) -> str:
+        """Last-write time of a ``registry:HIVE\\path`` key; "-" where there is no registry."""
+        return "-"
+
 
 class _MacOS(Policy):
     name = "macos"
+    os_store = "macos"
 
     def user_cache_dir(self, environ: Mapping[str, str]) -> str | None:
         """``~/Library/Caches/cert-session``."""
@@ -232,6 +246,7 @@ class _Windows(Policy):
 
     name = "windows"
     windows = True
+    os_store = "windows"
 
     def __init__(self, pathmod: ModuleType | None = None) -> None:
         # The path syntax: os.path (ntpath on Windows); tests pass ntpath on
@@ -338,6 +353,25 @@ class _Windows(Policy):
         if profile and any(e.startswith(profile + "\\") for e in entries):
             return "powershell"
         return "cmd"
+
+    def registry_fingerprint(self, key: str) -> str:
+        # The builtin winreg; a key gets a new last-write time when a
+        # certificate is added under it or removed from it.
+        if sys.platform != "win32":  # for type checkers: winreg exists on Windows only
+            return "-"
+        try:
+            import winreg
+        except ImportError:
+            return "-"
+        hive_name, _, path = key[len("registry:") :].partition("\\")
+        hive = {"HKLM": winreg.HKEY_LOCAL_MACHINE, "HKCU": winreg.HKEY_CURRENT_USER}.get(hive_name)
+        if hive is None:
+            return "-"
+        try:
+            with winreg.OpenKey(hive, path) as handle:
+                return "%d" % winreg.QueryInfoKey(handle)[2]
+        except OSError:
+            return "-"
 
 
 POSIX: Policy = Policy()

@@ -13,7 +13,7 @@ import hashlib
 import os
 import time
 
-from cert_session import _cache, _config, _defaults, _layout, _log, _pem, _sources, _state
+from cert_session import _cache, _config, _defaults, _layout, _log, _os_store, _pem, _sources, _state
 from cert_session._platform import CURRENT
 from cert_session._sources import Problem
 
@@ -123,7 +123,11 @@ def _union_base(spec: str, parts: list[Base]) -> Base:
 
 
 def resolve_base(spec: str) -> Base:
-    """Turn a hook base spec (file:, certifi:, openssl:, none:) into a file."""
+    """Turn a hook base spec (file:, certifi:, openssl:, none:) into a file.
+
+    An OS store part (``+os:...``) is not a file: ``build`` reads it.
+    """
+    spec = spec.partition(_config.OS_STORE_MARK)[0]
     if spec.startswith("file:"):
         path = spec[5:]
         if os.path.isdir(path):
@@ -155,19 +159,29 @@ def build(
     resolved = []
     company = [c.block for c in sources.certs]
     chain_checked = not check_chain
+    stores: dict[str, _os_store.Store] = {}
     for target, spec in bases:
+        spec, _, store_spec = spec.partition(_config.OS_STORE_MARK)
         base = resolve_base(spec)
         resolved.append(base)
         inputs.extend(base.inputs)
-        if not company:
+        store = None
+        if store_spec:
+            if store_spec not in stores:
+                stores[store_spec] = _os_store.load(store_spec)
+                inputs.extend(stores[store_spec].inputs)
+            store = stores[store_spec]
+        extra = store.blocks if store is not None else []
+        if not company and not extra:
             continue
         var = _config.TARGETS[target]
-        if base.problem:
+        if base.problem and not extra:
             problems.append(Problem("warning", base.path or spec, "%s: %s." % (var, base.problem)))
             continue
         blocks: list[_pem.Block] = []
         unusable = False
-        for base_path in ([base.path] if base.path is not None else []) + list(base.more):
+        paths = ([base.path] if base.path is not None else []) + list(base.more) if not base.problem else []
+        for base_path in paths:
             try:
                 with open(base_path, "rb") as f:
                     data = f.read(MAX_BASE_SIZE)
@@ -191,6 +205,8 @@ def build(
             blocks.extend(found)
         if unusable:
             continue
+        # The OS store comes after the base and before the company certificates.
+        blocks += extra
         if not chain_checked and target in ("requests", "ssl", "aws", "curl", "git"):
             chain_checked = True
             base_ders = b"".join(b.cert_der for b in blocks)

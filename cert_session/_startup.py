@@ -115,8 +115,9 @@ def plan(
 def write_fast_state(directory: str, exports: dict[str, str], origs: dict[str, str]) -> None:
     """The fast state of a fresh process with these originals (``rebuild --system``)."""
     raw = {var: origs.get(var, "") for var in _config.TARGETS.values()}
-    for name in ("CERT_SESSION_TARGETS", "CERT_SESSION_CERTS", "CERT_SESSION_EXPORT"):
-        raw[name] = os.environ.get(name, "")
+    for name in _state.FAST_KEY_VARS:  # the rest as set now; no CERT_SESSION_ORIG_* in a fresh process
+        if name not in raw and not name.startswith(_config.ORIG_PREFIX):
+            raw[name] = os.environ.get(name, "")
     sets: list[tuple[str, str]] = []
     for var, orig in origs.items():
         if var in exports and _config.export_enabled():

@@ -107,6 +107,35 @@ def _rebuilt(bundle: str | None) -> dict[str, Any]:
     return {"at": None, "reason": None, "state": None}
 
 
+# How each platform's store is watched (docs: README, "The operating system's trust store").
+_REFRESH = {
+    "openssl": "watched: a root added to or removed from the CA file or directory is used at the next start",
+    "macos": "watched: a change to the keychains or the admin trust settings is used at the next start",
+    "windows": "watched: a certificate added to or removed from the stores (their registry keys) is used at the next start",
+}
+
+
+def _os_store_row(origs: dict[str, str]) -> dict[str, Any]:
+    """CERT_SESSION_OS_STORE: whether it is on, what it reads and how many certificates it adds."""
+    from cert_session import _os_store
+    from cert_session._platform import CURRENT
+
+    spec = _config.os_store_spec(origs)
+    if spec is None:
+        return {"enabled": False, "spec": None, "origin": None, "certificates": None, "problem": None,
+                "refresh": None, "_blocks": []}
+    store = _os_store.load(spec)
+    return {
+        "enabled": True,
+        "spec": spec,
+        "origin": store.origin,
+        "certificates": len(store.blocks),
+        "problem": store.problem,
+        "refresh": _REFRESH[CURRENT.os_store],
+        "_blocks": store.blocks,
+    }
+
+
 def _base_row(target: str, spec: str, origs: dict[str, str]) -> dict[str, Any]:
     """The base bundle and where it comes from, for people and for --json."""
     base = _rebuild.resolve_base(spec)
@@ -205,6 +234,8 @@ def collect() -> dict[str, Any]:
     origs = {var: _config.original_value(var) for var in _config.TARGETS.values()}
     sources = _sources.load(strict=True)
     problems = list(sources.problems)
+    os_store = _os_store_row(origs)
+    store_blocks = os_store.pop("_blocks")
 
     target_rows = []
     chain_base = None
@@ -219,7 +250,7 @@ def collect() -> dict[str, Any]:
         base = _base_row(target, spec, origs)
         if chain_base is None and target != "node" and base["path"]:
             chain_base = base
-        if base["problem"] and sources.certs:
+        if base["problem"] and sources.certs and not store_blocks:
             # Otherwise this target silently exports nothing (Windows, python.org
             # macOS builds before "Install Certificates.command": no OpenSSL CA file).
             problems.append(
@@ -247,6 +278,7 @@ def collect() -> dict[str, Any]:
             for base_path in chain_base["paths"]:
                 with open(base_path, "rb") as f:
                     ders += b"".join(b.cert_der for b in _pem.iter_blocks(f.read()))
+            ders += b"".join(b.cert_der for b in store_blocks)
             problems.extend(_sources.chain_problems(sources.certs, ders, chain_base["path"]))
         except OSError:
             pass
@@ -255,7 +287,7 @@ def collect() -> dict[str, Any]:
         active, reason = False, inactive
     elif failure is not None:
         active, reason = False, failure
-    elif not sources.certs:
+    elif not sources.certs and not store_blocks:
         active, reason = False, (
             "no usable company certificate (cert_session/certs/ in %s is empty and "
             "CERT_SESSION_CERTS names none, or every one was rejected; see below)" % _layout.HERE
@@ -306,6 +338,7 @@ def collect() -> dict[str, Any]:
         },
         "targets": target_rows,
         "cache": {"directory": cache_dirs[0], "fallback": cache_dirs[-1], "system": _layout.SYSTEM_CACHE_DIR},
+        "os_store": os_store,
         "certificates": certificates,
         "problems": [_problem_row(p) for p in problems],
         "errors": len(errors),
@@ -332,6 +365,13 @@ def render(data: dict[str, Any]) -> str:
             out.append("  merged bundle: %s (%s certificates%s)" % (row["bundle"], row["certificates"], note))
             if row["rebuilt"]["at"]:
                 out.append("  last rebuilt: %s (reason: %s)" % (row["rebuilt"]["at"], row["rebuilt"]["reason"]))
+    store = data["os_store"]
+    if store["enabled"]:
+        out.append(
+            "os store: %s (%s certificates)%s"
+            % (store["origin"], store["certificates"], " - " + store["problem"] if store["problem"] else "")
+        )
+        out.append("  %s" % store["refresh"])
     out.append("cache: %s" % data["cache"]["directory"])
     if not data["certificates"]:
         out.append("company certificates: none")

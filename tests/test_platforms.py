@@ -324,7 +324,7 @@ class _NoOpenSSLFile(_platform.Policy):
         return (self.missing,) + self.fallbacks
 
 
-def test_status_says_why_the_ssl_target_exports_nothing_without_an_openssl_ca_file(
+def test_status_says_why_the_git_target_exports_nothing_without_an_openssl_ca_file(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from cert_session import _rebuild
@@ -332,13 +332,16 @@ def test_status_says_why_the_ssl_target_exports_nothing_without_an_openssl_ca_fi
 
     missing = tmp_path / "openssl" / "cert.pem"
     monkeypatch.setattr(_rebuild, "CURRENT", _NoOpenSSLFile(missing))
-    isolate(monkeypatch, tmp_path, CERT_SESSION_CERTS=str(world.company.intermediate_pem), CERT_SESSION_TARGETS="requests,ssl")
+    isolate(
+        monkeypatch, tmp_path, CERT_SESSION_CERTS=str(world.company.intermediate_pem), CERT_SESSION_TARGETS="requests,ssl,git"
+    )
     code, data = status_json(capsys)
     rows = {row["target"]: row for row in data["targets"]}
-    assert rows["requests"]["exported"] and not rows["ssl"]["exported"]
+    # git reads only that file; ssl's base is OpenSSL's file + certifi, so certifi carries it.
+    assert rows["requests"]["exported"] and rows["ssl"]["exported"] and not rows["git"]["exported"]
     (problem,) = [p for p in data["problems"] if p["code"] == "base-unusable"]
     assert problem["severity"] == "warning" and str(missing) in problem["message"]
-    assert problem["message"].startswith("SSL_CERT_FILE is not exported: OpenSSL's default CA file")
+    assert problem["message"].startswith("GIT_SSL_CAINFO is not exported: OpenSSL's default CA file")
     assert "set the variable to your system CA bundle" in problem["message"]
 
 

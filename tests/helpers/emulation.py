@@ -13,6 +13,11 @@ differs, and nowhere else (the files, TLS and requests stay real):
   destination named in ``CERT_SESSION_EMULATE_HELD`` fails with "access
   denied" the first ``CERT_SESSION_EMULATE_HELD_TRIES`` times, as when
   another interpreter holds it open.
+  With ``CERT_SESSION_EMULATE_REGISTRY=<dir>``, the builtin ``winreg`` and
+  ``ssl.enum_certificates`` exist too, backed by that directory:
+  ``<dir>/HKLM/SOFTWARE/Microsoft/SystemCertificates/ROOT/Certificates/*``
+  are the ROOT store's certificates (DER, trusted for every purpose), and a
+  key's last-write time is its directory's mtime.
 - ``darwin``: only ``sys.platform`` (macOS is POSIX; what differs is where
   things live).
 
@@ -139,11 +144,63 @@ _MISSING_ON_WINDOWS = (
 )
 
 
+REGISTRY_STORE = ("HKLM", "SOFTWARE", "Microsoft", "SystemCertificates")
+
+
+def _registry(root: str) -> None:
+    import ssl  # before sys.platform says win32: ssl.py imports Windows-only names then
+    import types
+
+    def store_dir(store: str) -> str:
+        return os.path.join(root, *REGISTRY_STORE, store, "Certificates")
+
+    def enum_certificates(store: str) -> list[tuple[bytes, str, object]]:
+        directory = store_dir(store.upper())
+        names = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+        out = []
+        for name in names:
+            with open(os.path.join(directory, name), "rb") as f:
+                out.append((f.read(), "x509_asn", True))
+        return out
+
+    class Key:
+        def __init__(self, path: str) -> None:
+            self.path = path
+
+        def __enter__(self) -> Key:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    def open_key(hive: str, sub_key: str) -> Key:
+        path = os.path.join(root, hive, *sub_key.split("\\"))
+        if not os.path.isdir(path):
+            raise FileNotFoundError(2, "The system cannot find the file specified", sub_key)
+        return Key(path)
+
+    def query_info_key(key: Key) -> tuple[int, int, int]:
+        st = _real["stat"](key.path) if "stat" in _real else os.stat(key.path)  # type: ignore[operator]
+        # 100 ns intervals since 1601, as Windows reports last-write times.
+        return len(os.listdir(key.path)), 0, st.st_mtime_ns // 100 + 116444736000000000
+
+    winreg = types.ModuleType("winreg")
+    winreg.HKEY_LOCAL_MACHINE = "HKLM"  # type: ignore[attr-defined]
+    winreg.HKEY_CURRENT_USER = "HKCU"  # type: ignore[attr-defined]
+    winreg.OpenKey = open_key  # type: ignore[attr-defined]
+    winreg.QueryInfoKey = query_info_key  # type: ignore[attr-defined]
+    sys.modules["winreg"] = winreg
+    ssl.enum_certificates = enum_certificates  # type: ignore[attr-defined]
+
+
 def enable(platform: str | None = None) -> None:
     """Switch the emulation on for this process (idempotent)."""
     platform = platform or os.environ.get("CERT_SESSION_EMULATE", "")
     if platform not in ("win32", "darwin"):
         return
+    registry = os.environ.get("CERT_SESSION_EMULATE_REGISTRY", "")
+    if platform == "win32" and registry and "winreg" not in sys.modules:
+        _registry(registry)
     sys.platform = platform
     if platform != "win32" or _real:
         return
