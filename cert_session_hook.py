@@ -65,6 +65,7 @@ _NAMES = (
     "XDG_CACHE_HOME",
     "LOCALAPPDATA",
 ) + _KEY_VARS
+_BYTE_NAMES = tuple(name.encode("ascii") for name in _NAMES)  # os.environ's keys on POSIX
 _GUARDED = ("requests.sessions", "pip._vendor.requests.sessions")
 _PREBUILT = _SEP.join((_HERE, "cert_session", "_prebuilt"))
 
@@ -107,14 +108,15 @@ def start() -> None:
 
 
 def _values(environ: "os._Environ[str]", names: "tuple[str, ...]") -> "list[str]":
-    """``[environ.get(name, "") for name in names]``, without a KeyError raised
-    and caught inside Mapping.get for every unset name: a third of this
-    module's run time when most names are unset, as they are."""
+    # [environ.get(name, "") for name in names], without the KeyError that
+    # Mapping.get raises and catches for every unset name (most are unset):
+    # os._Environ's own dict, keyed by bytes on POSIX, by upper-case str on Windows.
     data = getattr(environ, "_data", None)
     if data is None:
         return [environ.get(name, "") for name in names]
-    encode, decode = environ.encodekey, environ.decodevalue
-    return [decode(value) if value is not None else "" for value in [data.get(encode(name)) for name in names]]
+    keys = _BYTE_NAMES if os.supports_bytes_environ and names is _NAMES else map(environ.encodekey, names)
+    decode = environ.decodevalue
+    return [decode(value) if value is not None else "" for value in map(data.get, keys)]
 
 
 def _steady(environ: "os._Environ[str]", values: "list[str] | None" = None) -> bool:
