@@ -78,8 +78,13 @@ pending = set()  # type: set[str]
 _bundle = None  # type: str | None
 
 
-def start() -> None:
-    """Run once per process; never raises, at most one line on stderr."""
+# Annotations are type comments and docstrings are comments in this file:
+# both would otherwise be built at every start (issue #10 measured about 0.3%).
+
+
+def start():
+    # type: () -> None
+    # Run once per process; never raises, at most one line on stderr.
     global _started
     if _started:
         return
@@ -107,7 +112,8 @@ def start() -> None:
             pass
 
 
-def _values(environ: "os._Environ[str]", names: "tuple[str, ...]") -> "list[str]":
+def _values(environ, names):
+    # type: (os._Environ[str], tuple[str, ...]) -> list[str]
     # [environ.get(name, "") for name in names], without the KeyError that
     # Mapping.get raises and catches for every unset name (most are unset):
     # os._Environ's own dict, keyed by bytes on POSIX, by upper-case str on Windows.
@@ -119,8 +125,9 @@ def _values(environ: "os._Environ[str]", names: "tuple[str, ...]") -> "list[str]
     return [decode(value) if value is not None else "" for value in map(data.get, keys)]
 
 
-def _steady(environ: "os._Environ[str]", values: "list[str] | None" = None) -> bool:
-    """Repeat the fast state recorded for this exact environment, if nothing changed."""
+def _steady(environ, values=None):
+    # type: (os._Environ[str], list[str] | None) -> bool
+    # Repeat the fast state recorded for this exact environment, if nothing changed.
     if values is None:
         values = _values(environ, _NAMES)
     if values[1] not in ("", "0"):  # CERT_SESSION_DEBUG
@@ -144,7 +151,8 @@ def _steady(environ: "os._Environ[str]", values: "list[str] | None" = None) -> b
     return _repeat(environ, _PREBUILT, name, key)
 
 
-def _repeat(environ: "os._Environ[str]", directory: str, name: str, key: str) -> bool:
+def _repeat(environ, directory, name, key):
+    # type: (os._Environ[str], str, str, str) -> bool
     global guarding, _bundle
     try:
         if not _safe(os.lstat(directory), 0o040000):
@@ -207,7 +215,8 @@ def _repeat(environ: "os._Environ[str]", directory: str, name: str, key: str) ->
     return True
 
 
-def _safe(st: "os.stat_result", kind: int) -> bool:
+def _safe(st, kind):
+    # type: (os.stat_result, int) -> bool
     return (
         st.st_mode & 0o170000 == kind
         and not st.st_mode & _OTHERS_MAY_WRITE
@@ -216,13 +225,15 @@ def _safe(st: "os.stat_result", kind: int) -> bool:
     )
 
 
-def _absolute(path: str) -> bool:
+def _absolute(path):
+    # type: (str) -> bool
     # On Windows a drive or UNC prefix is required ("\\certs" is relative).
     return os.path.isabs(path) and (_SEP == "/" or path[1:2] == ":" or path[:2] in ("\\\\", "//"))
 
 
-def _cache_dir(configured: str, home: str, xdg: str, local: str) -> "str | None":
-    """_platform.Policy.user_cache_dir, from CERT_SESSION_CACHE_DIR, HOME, XDG_CACHE_HOME and LOCALAPPDATA."""
+def _cache_dir(configured, home, xdg, local):
+    # type: (str, str, str, str) -> str | None
+    # _platform.Policy.user_cache_dir, from CERT_SESSION_CACHE_DIR, HOME, XDG_CACHE_HOME and LOCALAPPDATA.
     if configured and _absolute(configured):
         return configured
     if _WIN:
@@ -234,9 +245,10 @@ def _cache_dir(configured: str, home: str, xdg: str, local: str) -> "str | None"
     return os.path.join(home, ".cache", "cert-session") if home and _absolute(home) else None
 
 
-def _registry(key: str) -> str:
-    """_platform.Policy.registry_fingerprint: a store key's last-write time
-    (CERT_SESSION_OS_STORE=1 on Windows; winreg is builtin there)."""
+def _registry(key):
+    # type: (str) -> str
+    # _platform.Policy.registry_fingerprint: a store key's last-write time
+    # (CERT_SESSION_OS_STORE=1 on Windows; winreg is builtin there).
     if sys.platform != "win32":
         return "-"
     try:
@@ -250,7 +262,8 @@ def _registry(key: str) -> str:
 
 
 # The import finder protocol of cert_session._verify_guard.
-def find_spec(name: str, path: object, target: object = None) -> object:
+def find_spec(name, path, target=None):
+    # type: (str, object, object) -> object
     if name not in pending:
         return None
     from cert_session import _verify_guard
@@ -258,11 +271,13 @@ def find_spec(name: str, path: object, target: object = None) -> object:
     return _verify_guard.find_spec(sys.modules[__name__], name, path, target)  # type: ignore[arg-type]
 
 
-def current_bundle() -> "str | None":
+def current_bundle():
+    # type: () -> str | None
     return _bundle
 
 
-def set_bundle(bundle: "str | None") -> None:
+def set_bundle(bundle):
+    # type: (str | None) -> None
     global _bundle
     _bundle = bundle
 
