@@ -99,12 +99,16 @@ class Policy:
     # -- locations -----------------------------------------------------------
 
     def user_cache_dir(self, environ: Mapping[str, str]) -> str | None:
-        """``$XDG_CACHE_HOME/cert-session``, else ``~/.cache/cert-session``."""
+        """CERT_SESSION_CACHE_DIR if absolute, else the platform's own (``_default_cache_dir``)."""
         configured = environ.get("CERT_SESSION_CACHE_DIR", "")
         # A relative one would put a cache in every working directory and
         # export bundle paths that break after a chdir: ignored, as XDG does.
         if configured and self.is_absolute(configured):
             return configured
+        return self._default_cache_dir(environ)
+
+    def _default_cache_dir(self, environ: Mapping[str, str]) -> str | None:
+        """``$XDG_CACHE_HOME/cert-session``, else ``~/.cache/cert-session``."""
         xdg = environ.get("XDG_CACHE_HOME", "")
         if xdg and self.is_absolute(xdg):
             return os.path.join(xdg, "cert-session")
@@ -126,7 +130,10 @@ class Policy:
         configured = environ.get("CERT_SESSION_CACHE_DIR", "")
         if configured and self.is_absolute(configured):
             return None
-        directory = self.user_cache_dir(environ)
+        return self._default_cache_problem(environ)
+
+    def _default_cache_problem(self, environ: Mapping[str, str]) -> tuple[str, bool] | None:
+        directory = self._default_cache_dir(environ)
         if directory is None:
             return "HOME is not set, so there is no per-user cache directory", True
         xdg = environ.get("XDG_CACHE_HOME", "")
@@ -206,27 +213,21 @@ class _MacOS(Policy):
     name = "macos"
     os_store = "macos"
 
-    def user_cache_dir(self, environ: Mapping[str, str]) -> str | None:
+    def _default_cache_dir(self, environ: Mapping[str, str]) -> str | None:
         """``~/Library/Caches/cert-session``."""
-        configured = environ.get("CERT_SESSION_CACHE_DIR", "")
-        if configured and self.is_absolute(configured):
-            return configured
         home = environ.get("HOME", "")
         if home and self.is_absolute(home):
             return os.path.join(home, "Library", "Caches", "cert-session")
         return None
 
-    def cache_problem(self, environ: Mapping[str, str]) -> tuple[str, bool] | None:
-        configured = environ.get("CERT_SESSION_CACHE_DIR", "")
-        if configured and self.is_absolute(configured):
-            return None
+    def _default_cache_problem(self, environ: Mapping[str, str]) -> tuple[str, bool] | None:
         home = environ.get("HOME", "")
         if not home:
             return "HOME is not set, so there is no per-user cache directory", True
         if not os.path.isdir(home):
             # Never create $HOME/Library/Caches under a missing home.
             return "HOME=%s does not exist, so there is no per-user cache directory" % home, True
-        return super().cache_problem(environ)
+        return super()._default_cache_problem(environ)
 
     def openssl_cafile_fallbacks(self) -> tuple[str, ...]:
         # python.org builds look for their own cert.pem, missing until
@@ -305,20 +306,14 @@ class _Windows(Policy):
             return True
         return path[1:2] == ":" or path[:2] in ("\\\\", "//")
 
-    def user_cache_dir(self, environ: Mapping[str, str]) -> str | None:
+    def _default_cache_dir(self, environ: Mapping[str, str]) -> str | None:
         """``%LOCALAPPDATA%\\cert-session\\Cache``."""
-        configured = environ.get("CERT_SESSION_CACHE_DIR", "")
-        if configured and self.is_absolute(configured):
-            return configured
         base = environ.get("LOCALAPPDATA", "")
         if base and self.is_absolute(base):
             return os.path.join(base, "cert-session", "Cache")
         return None
 
-    def cache_problem(self, environ: Mapping[str, str]) -> tuple[str, bool] | None:
-        configured = environ.get("CERT_SESSION_CACHE_DIR", "")
-        if configured and self.is_absolute(configured):
-            return None
+    def _default_cache_problem(self, environ: Mapping[str, str]) -> tuple[str, bool] | None:
         base = environ.get("LOCALAPPDATA", "")
         if not base or not self.is_absolute(base):
             return "LOCALAPPDATA is not set, so there is no per-user cache directory", True
@@ -335,9 +330,6 @@ class _Windows(Policy):
             tmp = os.path.join(base, "Temp") if self.is_absolute(base) else os.path.abspath(".")
         user = "".join(c for c in environ.get("USERNAME", "") if c.isalnum() or c in "-_.") or "user"
         return os.path.join(tmp, "cert-session-%s" % user)
-
-    def openssl_cafile_fallbacks(self) -> tuple[str, ...]:
-        return ()
 
     def default_shell(self, environ: Mapping[str, str]) -> str:
         """PowerShell if it started us, else cmd.
