@@ -32,7 +32,7 @@ def rebuild_system() -> dict[str, str]:
     )
     _rebuild.report(problems, note)
     if exports:
-        _startup.write_fast_state(directory, exports, origs)
+        _startup.write_fast_state(directory, config, exports, origs)
     _register_with_installer(directory)
     return exports
 

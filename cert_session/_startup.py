@@ -19,7 +19,7 @@ __all__ = ["start", "activate", "apply", "plan", "verify_guard", "write_fast_sta
 
 TYPE_CHECKING = False  # typing is not imported at start-up; mypy knows this name
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from importlib.machinery import ModuleSpec
     from types import ModuleType
     from typing import Any
@@ -70,7 +70,7 @@ def activate(force: bool = False) -> dict[str, str]:
     directory = _cache.fast_dir()
     if directory is not None and _config.cwd_independent():
         try:
-            _write_fast(directory, key, sets, unsets, exports)
+            _write_fast(directory, config, key, sets, unsets, exports)
         except (OSError, ValueError) as exc:
             _log.debug("no fast state for this environment (%s)" % exc)
     _done = (tuple(environ.get(v) for v in _config.WATCHED_ENV), exports)
@@ -90,10 +90,14 @@ def apply(exports: dict[str, str], origs: dict[str, str]) -> tuple[list[tuple[st
 
 
 def plan(
-    exports: dict[str, str], origs: dict[str, str], export: bool | None = None
+    exports: dict[str, str],
+    origs: dict[str, str],
+    export: bool | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[list[tuple[str, str]], list[str]]:
-    """What ``apply`` sets and removes; with CERT_SESSION_EXPORT=0, it sets nothing."""
-    environ = os.environ
+    """What ``apply`` sets and removes in ``environ`` (default: ours); with CERT_SESSION_EXPORT=0, it sets nothing."""
+    if environ is None:
+        environ = os.environ
     if export is None:
         export = _config.export_enabled()
     sets: list[tuple[str, str]] = []
@@ -112,24 +116,25 @@ def plan(
     return sets, unsets
 
 
-def write_fast_state(directory: str, exports: dict[str, str], origs: dict[str, str]) -> None:
+def write_fast_state(directory: str, config: str, exports: dict[str, str], origs: dict[str, str]) -> None:
     """The fast state of a fresh process with these originals (``rebuild --system``)."""
     raw = {var: origs.get(var, "") for var in _config.TARGETS.values()}
     for name in _state.FAST_KEY_VARS:  # the rest as set now; no CERT_SESSION_ORIG_* in a fresh process
         if name not in raw and not name.startswith(_config.ORIG_PREFIX):
             raw[name] = os.environ.get(name, "")
-    sets: list[tuple[str, str]] = []
-    for var, orig in origs.items():
-        if var in exports and _config.export_enabled():
-            sets += [(var, exports[var]), (_config.ORIG_PREFIX + var, orig)]
-    _write_fast(directory, _state.fast_key(raw), sets, [], exports)
+    sets, unsets = plan(exports, origs, environ=raw)  # nothing inherited there: no unsets
+    _write_fast(directory, config, _state.fast_key(raw), sets, unsets, exports)
 
 
 def _write_fast(
-    directory: str, key: str, sets: list[tuple[str, str]], unsets: list[str], exports: dict[str, str]
+    directory: str,
+    config: str,
+    key: str,
+    sets: list[tuple[str, str]],
+    unsets: list[str],
+    exports: dict[str, str],
 ) -> None:
     """Record what this start did, for the fast path to repeat while nothing changes."""
-    config = _config.current_config()[0]
     bundle_paths = set(exports.values())
     # The state these exports came from (the bundles' directory), whose
     # inputs the fast path must watch; none (a private temp directory): no fast state.
