@@ -197,6 +197,17 @@ def test_prebuilt_bundle_serves_requests_when_no_cache_is_writable(
     assert bundle.parent == prebuilt.site_packages / "cert_session" / "_prebuilt"
 
 
+def test_prebuilt_image_starts_on_the_fast_path_with_no_writable_cache(
+    prebuilt: Venv, tmp_path: Path
+) -> None:
+    # rebuild --system also prebuilds the fast state of a fresh process, so a
+    # read-only image never hands over to the general path.
+    show = "import os, sys; print(os.environ.get('REQUESTS_CA_BUNDLE', ''), 'cert_session._startup' in sys.modules)"
+    proc = prebuilt.run(unwritable_env(tmp_path), "-c", show)
+    bundle, general = proc.stdout.split()
+    assert (Path(bundle).parent, general, proc.stderr) == (prebuilt.site_packages / "cert_session" / "_prebuilt", "False", "")
+
+
 def test_without_prebuilt_bundle_an_unwritable_cache_is_reported(
     installed: Venv, world: World, tmp_path: Path
 ) -> None:
