@@ -135,20 +135,25 @@ def _steady(environ, values=None):
     if _GUARDED[0] in sys.modules or _GUARDED[1] in sys.modules:  # imported by an earlier .pth
         return False
     key = "\x1f".join([_HERE] + values[6:])
-    data = key.encode("utf-8", "surrogateescape")
-    name = "fast-%016x" % ((int.from_bytes(data, "little") * 31 + len(data)) % 0xFFFFFFFFFFFFFFC5)
+    name = "fast-" + _digest64(key)
     cache = _cache_dir(*values[2:6])
     if cache:
         prefix = sys.prefix
         env = os.path.basename(prefix.rstrip("/\\"))[:24]
         if not env.replace("-", "").replace("_", "").replace(".", "").isalnum():
             env = "env"
-        data = prefix.encode("utf-8", "surrogateescape")
-        env += "-" + ("%016x" % ((int.from_bytes(data, "little") * 31 + len(data)) % 0xFFFFFFFFFFFFFFC5))[:12]
+        env += "-" + _digest64(prefix)[:12]
         if _repeat(environ, cache + _SEP + env, name, key):
             return True
     # Read-only images: `cert-session rebuild --system` prebuilt it.
     return _repeat(environ, _PREBUILT, name, key)
+
+
+def _digest64(text):
+    # type: (str) -> str
+    # _layout.digest64: a stable 64-bit file name, not a security measure.
+    data = text.encode("utf-8", "surrogateescape")
+    return "%016x" % ((int.from_bytes(data, "little") * 31 + len(data)) % 0xFFFFFFFFFFFFFFC5)
 
 
 def _repeat(environ, directory, name, key):

@@ -38,6 +38,8 @@ def test_fast_path_copies_of_layout_functions_agree(monkeypatch: pytest.MonkeyPa
     key = _state.fast_key(environ)
     assert key == "\x1f".join([cert_session_hook._HERE] + [environ.get(n, "") for n in cert_session_hook._KEY_VARS])
     assert cert_session_hook._HERE == _layout.HERE
+    for text in ("", key, "caf\xe9", "\udcff"):
+        assert cert_session_hook._digest64(text) == _layout.digest64(text)
     assert cert_session_hook._NAMES[6:] == cert_session_hook._KEY_VARS
     values = cert_session_hook._values(environ, cert_session_hook._NAMES)
     assert values == [environ.get(n, "") for n in cert_session_hook._NAMES]
