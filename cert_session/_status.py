@@ -44,9 +44,9 @@ def _pth_locations() -> tuple[list[str], list[str]]:
     with Homebrew), in every site-packages directory and in the user
     site-packages even when it is disabled, to say so.
     """
-    processed = {_same(d) for d in _site_dirs()}
-    candidates = [_layout.HERE]
-    candidates += _site_dirs() + [site.getusersitepackages()]
+    dirs = _site_dirs()
+    processed = {_same(d) for d in dirs}
+    candidates = [_layout.HERE] + dirs + [site.getusersitepackages()]
     active: list[str] = []
     elsewhere: list[str] = []
     seen: set[str] = set()
