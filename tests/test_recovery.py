@@ -8,6 +8,7 @@ one line, and ``CERT_SESSION_DISABLE=1 pip uninstall`` cleans up.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 from pathlib import Path
@@ -50,19 +51,27 @@ def venv_with_pip(world: World, wheelhouse: Path, project_wheel: Path, tmp_path_
     )
 
 
+@contextlib.contextmanager
+def replaced(path: Path, text: str | None) -> Iterator[None]:
+    """``path`` holds ``text`` (None: deleted), with no stale bytecode; restored after."""
+    original = path.read_bytes()
+    if text is None:
+        path.unlink()
+    else:
+        path.write_text(text)
+    shutil.rmtree(path.parent / "__pycache__", ignore_errors=True)
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
+        shutil.rmtree(path.parent / "__pycache__", ignore_errors=True)
+
+
 @pytest.fixture
 def broken(request: pytest.FixtureRequest, venv_with_pip: Venv) -> Iterator[Venv]:
     """The venv with cert_session/_startup.py replaced by ``request.param``'s text; restored after."""
-    general = venv_with_pip.site_packages / "cert_session" / "_startup.py"
-    original = general.read_bytes()
-    if BROKEN_PACKAGES[request.param] is None:
-        general.unlink()
-    else:
-        general.write_text(BROKEN_PACKAGES[request.param])  # type: ignore[arg-type]
-    shutil.rmtree(general.parent / "__pycache__", ignore_errors=True)
-    yield venv_with_pip
-    general.write_bytes(original)
-    shutil.rmtree(general.parent / "__pycache__", ignore_errors=True)
+    with replaced(venv_with_pip.site_packages / "cert_session" / "_startup.py", BROKEN_PACKAGES[request.param]):
+        yield venv_with_pip
 
 
 @pytest.mark.parametrize("broken", sorted(BROKEN_PACKAGES), indirect=True)
@@ -83,16 +92,8 @@ def test_broken_general_path_costs_one_line_never_a_start(broken: Venv, world: W
 
 @pytest.fixture
 def broken_file(request: pytest.FixtureRequest, venv_with_pip: Venv) -> Iterator[Venv]:
-    hook = venv_with_pip.site_packages / "cert_session_hook.py"
-    original = hook.read_bytes()
-    if BROKEN_HOOK_FILES[request.param] is None:
-        hook.unlink()
-    else:
-        hook.write_text(BROKEN_HOOK_FILES[request.param])  # type: ignore[arg-type]
-    shutil.rmtree(venv_with_pip.site_packages / "__pycache__", ignore_errors=True)
-    yield venv_with_pip
-    hook.write_bytes(original)
-    shutil.rmtree(venv_with_pip.site_packages / "__pycache__", ignore_errors=True)
+    with replaced(venv_with_pip.site_packages / "cert_session_hook.py", BROKEN_HOOK_FILES[request.param]):
+        yield venv_with_pip
 
 
 @pytest.mark.parametrize("broken_file", sorted(BROKEN_HOOK_FILES), indirect=True)
