@@ -256,14 +256,21 @@ def test_status_under_python_dash_s_says_no_pth_ran(installed: Venv, tmp_path: P
 USER_SITE = "import site; print(site.getusersitepackages())"
 
 
-def test_status_reports_hook_active_after_pip_install_user(
-    world: World, wheelhouse: Path, project_wheel: Path, tmp_path: Path
-) -> None:
-    """``pip install --user`` (python.org on Windows, Homebrew) puts the hook in the user site-packages."""
+@pytest.fixture
+def user_install(tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """The base interpreter (not a venv) with pip, and an environment whose user site is a temp dir."""
     python = base_python_with_pip()
     if python is None:
         pytest.skip("no base interpreter with pip (sys._base_executable or the python in sys.base_prefix)")
     env = clean_env(tmp_path / "home", PYTHONUSERBASE=str(tmp_path / "userbase"), PIP_BREAK_SYSTEM_PACKAGES="1")
+    return python, env
+
+
+def test_status_reports_hook_active_after_pip_install_user(
+    user_install: tuple[str, dict[str, str]], wheelhouse: Path, project_wheel: Path, tmp_path: Path
+) -> None:
+    """``pip install --user`` (python.org on Windows, Homebrew) puts the hook in the user site-packages."""
+    python, env = user_install
     # --ignore-installed: certifi goes to the user site too, as on a python.org install, which has none.
     pip = [python, "-m", "pip", "install", "-q", "--user", "--ignore-installed", "--no-index", "-f", str(wheelhouse)]
     run([*pip, "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel)], env)
@@ -284,17 +291,14 @@ def test_status_reports_hook_active_after_pip_install_user(
 
 
 def test_user_site_hook_uses_certifi_from_the_system_site_packages(
-    world: World, wheelhouse: Path, project_wheel: Path, tmp_path: Path
+    user_install: tuple[str, dict[str, str]], project_wheel: Path, tmp_path: Path
 ) -> None:
     """site runs the user site's .pth before the system site-packages are on sys.path (Homebrew, Debian)."""
-    python = base_python_with_pip()
-    if python is None:
-        pytest.skip("no base interpreter with pip (sys._base_executable or the python in sys.base_prefix)")
+    python, env = user_install
     probe = run([python, "-c", "import certifi, os; print(os.path.realpath(certifi.where()))"], clean_env(tmp_path / "h0"), check=False)
     if probe.returncode != 0 or not probe.stdout.strip().endswith("cacert.pem"):
         pytest.skip("the base interpreter has no certifi with its own cacert.pem")
     system_pem = Path(probe.stdout.strip())
-    env = clean_env(tmp_path / "home", PYTHONUSERBASE=str(tmp_path / "userbase"), PIP_BREAK_SYSTEM_PACKAGES="1")
     run([python, "-m", "pip", "install", "-q", "--user", "--no-deps", "--no-index", str(project_wheel)], env)
 
     show = [python, "-c", "import os; print(os.environ.get('REQUESTS_CA_BUNDLE', ''))"]
