@@ -243,8 +243,8 @@ def remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def load_fresh_state(config: str) -> tuple[dict[str, str] | None, str, str | None]:
-    """(exports, "", directory) of the first fresh state for ``config``, else (None, why, None)."""
+def load_fresh_state(config: str) -> tuple[dict[str, str] | None, str]:
+    """(exports, "") of the first fresh state for ``config``, else (None, why)."""
     name = _state.state_name(config)
     why = "no state yet"
     for directory in candidate_dirs():
@@ -261,6 +261,6 @@ def load_fresh_state(config: str) -> tuple[dict[str, str] | None, str, str | Non
         exports, changed = _state.check_state(directory, state)
         if exports is not None:
             _log.debug("steady state from %s" % directory)
-            return exports, "", directory
+            return exports, ""
         why = changed
-    return None, why, None
+    return None, why

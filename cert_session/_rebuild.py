@@ -331,7 +331,7 @@ def bundle_for(base_spec: str, extra: list[str]) -> str:
     configured = _config.absolute_paths(os.environ.get("CERT_SESSION_CERTS", ""))
     certs_env = os.pathsep.join([e for e in [configured] if e] + [os.path.abspath(p) for p in extra])
     config = "\x1f".join([_defaults.__version__, certs_env, _layout.HERE, "explicit=" + base_spec])
-    exports, why, _ = _cache.load_fresh_state(config)
+    exports, why = _cache.load_fresh_state(config)
     if exports is None:
         exports = rebuild(config, [("requests", base_spec)], certs_env, why, check_chain=False)
     path = exports.get(_config.TARGETS["requests"])

@@ -60,7 +60,7 @@ def activate(force: bool = False) -> dict[str, str]:
     if force:
         last_reason = "asked for (cert-session rebuild)"
     else:
-        exports, last_reason, _ = _cache.load_fresh_state(config)
+        exports, last_reason = _cache.load_fresh_state(config)
     if exports is None:
         _log.debug("rebuilding: %s" % last_reason)
         from cert_session import _rebuild
