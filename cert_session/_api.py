@@ -14,7 +14,7 @@ def where() -> str:
     var = _config.TARGETS["requests"]
     if var in exports:
         return exports[var]
-    origs = {v: _config.original_value(v) for v in _config.TARGETS.values()}
+    origs = _config.originals()
     base = _rebuild.resolve_base(_config.base_spec("requests", origs))
     if base.path is None:
         raise RuntimeError("no CA bundle: %s" % base.problem)

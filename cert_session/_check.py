@@ -265,7 +265,7 @@ def _bundles() -> tuple[str | None, str, str | None, list[_sources.CompanyCert],
     """(base path, base description, merged path, company certs, note)."""
     from cert_session import _api, _rebuild
 
-    origs = {v: _config.original_value(v) for v in _config.TARGETS.values()}
+    origs = _config.originals()
     spec = _config.base_spec("requests", origs)
     base = _rebuild.resolve_base(spec)
     sources = _sources.load()

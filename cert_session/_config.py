@@ -22,6 +22,7 @@ __all__ = [
     "selected_targets",
     "export_enabled",
     "original_value",
+    "originals",
     "base_spec",
     "absolute_paths",
     "cwd_independent",
@@ -71,7 +72,7 @@ if TYPE_CHECKING:
 def current_config() -> Config:
     """(config key, [(target, base spec)], CERT_SESSION_CERTS made absolute, originals)."""
     environ = os.environ
-    origs = {var: original_value(var) for var in TARGETS.values()}
+    origs = originals()
     certs_env = absolute_paths(environ.get("CERT_SESSION_CERTS", ""))
     store = os_store_spec(origs)
     bases = [(t, base_spec(t, origs) + (OS_STORE_MARK + store if store else "")) for t in selected_targets()]
@@ -125,6 +126,11 @@ def export_enabled() -> bool:
     return raw.strip().lower() not in ("0", "no", "false", "off")
 
 
+def originals() -> dict[str, str]:
+    """Every target variable's value before any cert-session hook touched it."""
+    return {var: original_value(var) for var in TARGETS.values()}
+
+
 def original_value(var: str) -> str:
     """The value ``var`` had before any cert-session hook touched it.
 
@@ -168,5 +174,5 @@ def cwd_independent() -> bool:
     at every start).
     """
     parts = os.environ.get("CERT_SESSION_CERTS", "").split(os.pathsep)
-    parts += [original_value(var) for var in TARGETS.values()]
+    parts += originals().values()
     return all(CURRENT.is_absolute(p) for p in parts if p)

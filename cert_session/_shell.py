@@ -83,7 +83,7 @@ def env_lines(shell: str, targets: str | None = None) -> tuple[list[str], dict[s
             )
         environ["CERT_SESSION_TARGETS"] = ",".join(dict.fromkeys(chosen))
     exports = _startup.activate()
-    origs = {var: _config.original_value(var) for var in _config.TARGETS.values()}
+    origs = _config.originals()
     sets, unsets = _startup.plan(exports, origs, export=True)
     lines = [set_line(shell, "CERT_SESSION_TARGETS", ",".join(_config.selected_targets()))]
     lines += [set_line(shell, var, value) for var, value in sets]

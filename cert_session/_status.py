@@ -231,7 +231,7 @@ def collect() -> dict[str, Any]:
     export = _config.export_enabled()
 
     targets = _config.selected_targets()
-    origs = {var: _config.original_value(var) for var in _config.TARGETS.values()}
+    origs = _config.originals()
     sources = _sources.load(strict=True)
     problems = list(sources.problems)
     os_store = _os_store_row(origs)
