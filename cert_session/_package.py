@@ -27,12 +27,6 @@ __all__ = ["package"]
 _NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*([.-]?(a|b|rc|post|dev)[0-9]*)*(\+[A-Za-z0-9.]+)?$")
 _SKIP_DIRS = {"__pycache__", "_prebuilt", "certs"}
-# The default-targets line, as shipped; --targets rewrites it. It must stay
-# one module-level line of exactly this form, once in cert_session/_defaults.py.
-_OS_STORE_LINE = re.compile(r'^DEFAULT_OS_STORE = "[^"\n]*"$', re.M)
-_TARGETS_LINE = re.compile(r'^DEFAULT_TARGETS = "[^"\n]*"$', re.M)
-# Likewise the default of CERT_SESSION_EXPORT; --export rewrites it.
-_EXPORT_LINE = re.compile(r'^DEFAULT_EXPORT = "[^"\n]*"$', re.M)
 
 
 class PackageError(Exception):
@@ -82,6 +76,20 @@ def _lf(source: bytes) -> bytes:
     return source.replace(b"\r\n", b"\n")
 
 
+def _set_default(defaults_source: bytes, name: str, value: str) -> bytes:
+    """``defaults_source`` with its ``name = "..."`` line set to ``value``.
+
+    --targets, --export and --os-store rewrite the DEFAULT_* lines of
+    cert_session/_defaults.py: each must stay one module-level line of exactly
+    the form NAME = "value", once in that file.
+    """
+    line = re.compile(r'^%s = "[^"\n]*"$' % name, re.M)
+    new, count = line.subn('%s = "%s"' % (name, value), defaults_source.decode("utf-8"))
+    if count != 1:
+        raise PackageError("cannot find the %s line in %s; is this installation modified?" % (name, _layout.DEFAULTS_FILE))
+    return new.encode("utf-8")
+
+
 def _set_targets(defaults_source: bytes, targets: str) -> bytes:
     chosen = [t.strip().lower() for t in targets.split(",") if t.strip()]
     unknown = [t for t in chosen if t not in _config.TARGETS]
@@ -90,21 +98,13 @@ def _set_targets(defaults_source: bytes, targets: str) -> bytes:
             "--targets %r: unknown target(s) %s; choose from %s"
             % (targets, ", ".join(unknown) or "(none given)", ", ".join(_config.TARGETS))
         )
-    text = defaults_source.decode("utf-8")
-    new, count = _TARGETS_LINE.subn('DEFAULT_TARGETS = "%s"' % ",".join(dict.fromkeys(chosen)), text)
-    if count != 1:
-        raise PackageError("cannot find the DEFAULT_TARGETS line in %s; is this installation modified?" % _layout.DEFAULTS_FILE)
-    return new.encode("utf-8")
+    return _set_default(defaults_source, "DEFAULT_TARGETS", ",".join(dict.fromkeys(chosen)))
 
 
 def _set_export(defaults_source: bytes, export: str) -> bytes:
     if export not in ("0", "1"):
         raise PackageError("--export %r: use 1 (export the variables, the default) or 0 (export nothing)" % export)
-    text = defaults_source.decode("utf-8")
-    new, count = _EXPORT_LINE.subn('DEFAULT_EXPORT = "%s"' % export, text)
-    if count != 1:
-        raise PackageError("cannot find the DEFAULT_EXPORT line in %s; is this installation modified?" % _layout.DEFAULTS_FILE)
-    return new.encode("utf-8")
+    return _set_default(defaults_source, "DEFAULT_EXPORT", export)
 
 
 def validate(paths: list[str]) -> tuple[dict[str, bytes], list[str]]:
@@ -168,10 +168,7 @@ def build_wheel(
     if export is not None:
         files["cert_session/_defaults.py"] = _set_export(files["cert_session/_defaults.py"], export)
     if os_store:
-        text, count = _OS_STORE_LINE.subn('DEFAULT_OS_STORE = "1"', files["cert_session/_defaults.py"].decode("utf-8"))
-        if count != 1:
-            raise PackageError("cannot find the DEFAULT_OS_STORE line in %s; is this installation modified?" % _layout.DEFAULTS_FILE)
-        files["cert_session/_defaults.py"] = text.encode("utf-8")
+        files["cert_session/_defaults.py"] = _set_default(files["cert_session/_defaults.py"], "DEFAULT_OS_STORE", "1")
     files.update(certs)
     dist = re.sub(r"[-_.]+", "_", name).lower()
     info = "%s-%s.dist-info" % (dist, version)
