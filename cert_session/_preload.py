@@ -74,7 +74,7 @@ _METHODS = (
 # What requests' own init_poolmanager puts into PoolManager.connection_pool_kw.
 _PLAIN_POOL_KW = frozenset(("maxsize", "block"))
 
-_Key = Tuple[str, str, Tuple[int, ...], Optional[str]]
+_Key = Tuple[str, str, str, Optional[str]]
 _lock = threading.Lock()
 _contexts: OrderedDict[_Key, ssl.SSLContext] = OrderedDict()
 _paths: weakref.WeakKeyDictionary[ssl.SSLContext, str] = weakref.WeakKeyDictionary()
@@ -261,14 +261,15 @@ class _SharedContext(ssl.SSLContext):
         super().set_ciphers(*args, **kwargs)
 
 
-def _fingerprint(path: str) -> tuple[int, ...] | None:
+def _fingerprint(path: str) -> str | None:
+    """The bundle's stat identity (``_layout.stat_fingerprint``), or None unless it is a regular file."""
     try:
         st = os.stat(path)
     except OSError:
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+    return _layout.stat_fingerprint(st)
 
 
 def _context(
