@@ -125,9 +125,9 @@ def _union_base(spec: str, parts: list[Base]) -> Base:
 def resolve_base(spec: str) -> Base:
     """Turn a hook base spec (file:, certifi:, openssl:, none:) into a file.
 
-    An OS store part (``+os:...``) is not a file: ``build`` reads it.
+    Without its OS store part (``+os:...``), which is not a file: ``build``
+    splits it off and reads it.
     """
-    spec = spec.partition(_config.OS_STORE_MARK)[0]
     if spec.startswith("file:"):
         path = spec[5:]
         if os.path.isdir(path):
