@@ -195,12 +195,9 @@ def primary_problem() -> tuple[str, bool] | None:
 
 def writable_dirs() -> list[tuple[str, bool]]:
     """Directories to write to, best first, with whether each is a fallback."""
-    key = _layout.env_key()
-    dirs = []
-    primary = _layout.user_cache_dir()
-    if primary and primary_problem() is None:
-        dirs.append((os.path.join(primary, key), False))
-    dirs.append((os.path.join(_layout.fallback_cache_dir(), key), True))
+    primary = fast_dir()
+    dirs = [(primary, False)] if primary is not None else []
+    dirs.append((os.path.join(_layout.fallback_cache_dir(), _layout.env_key()), True))
     return dirs
 
 
@@ -215,7 +212,10 @@ def candidate_dirs() -> Iterator[str]:
 
 
 def fast_dir() -> str | None:
-    """Where the start-up fast path looks first for its state, if it may be used."""
+    """The per-user cache directory of this environment, if it may be used.
+
+    The first place to write to, and where the start-up fast path looks first.
+    """
     primary = _layout.user_cache_dir()
     if not primary or primary_problem() is not None:
         return None
