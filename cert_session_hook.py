@@ -18,6 +18,10 @@ tests/test_platform.py pin each copy to its original.
 import os
 import sys
 
+TYPE_CHECKING = False  # typing is not imported at start-up; mypy knows this name
+if TYPE_CHECKING:
+    from typing import Any  # noqa: F401 - used in type comments
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _WIN = sys.platform == "win32"
 _SEP = os.sep
@@ -99,17 +103,73 @@ def start():
                 return
         except Exception:  # noqa: BLE001, S110 - the general path decides and reports
             pass
-        from cert_session import _startup
-
-        _startup.start()
+        own("_startup").start()
     except BaseException as exc:  # noqa: BLE001 - start-up must never fail because of us
+        _say("start-up hook failed (%s: %s)" % (type(exc).__name__, exc))
+
+
+# Our package, from beside this file, under a name of its own (issue #17).
+# Python would find `cert_session` through sys.path, where a user's
+# cert_session.py, a cert_session/ folder (an old checkout, say) or a
+# PYTHONPATH entry comes first: that file would run in place of ours. So the
+# package is loaded from _PACKAGE_DIR under _PACKAGE, which no sys.path entry
+# can provide, and its modules import one another relatively. The name
+# `cert_session` stays the user's: `import cert_session` resolves exactly as
+# it would without the hook.
+_PACKAGE = "_cert_session"
+_PACKAGE_DIR = _SEP.join((_HERE, "cert_session"))
+_said = False
+
+
+def own(name):
+    # type: (str) -> Any
+    # The module cert_session.<name> of the package installed beside this file.
+    package = sys.modules.get(_PACKAGE)
+    if package is None:
+        # importlib.util's own functions, from the bootstrap modules every
+        # Python has loaded: importlib.util itself imports types, functools,
+        # contextlib and warnings, which a start-up need not pay for.
         try:
-            sys.stderr.write(
-                "cert-session: start-up hook failed (%s: %s); CERT_SESSION_DISABLE=1 turns it off\n"
-                % (type(exc).__name__, exc)
-            )
-        except BaseException:  # noqa: BLE001, S110 - no stderr (pythonw.exe)
-            pass
+            from _frozen_importlib import module_from_spec
+            from _frozen_importlib_external import spec_from_file_location
+        except ImportError:  # pragma: no cover - not CPython
+            from importlib.util import module_from_spec, spec_from_file_location
+        spec = spec_from_file_location(
+            _PACKAGE, _PACKAGE_DIR + _SEP + "__init__.py", submodule_search_locations=[_PACKAGE_DIR]
+        )
+        if spec is None or spec.loader is None:
+            raise ImportError("no package at %s" % _PACKAGE_DIR)
+        fresh = module_from_spec(spec)
+        # Two threads may get here at once (requests and pip's copy imported
+        # together): one module object wins, and only its loader runs it.
+        package = sys.modules.setdefault(_PACKAGE, fresh)
+        if package is fresh:
+            try:
+                spec.loader.exec_module(package)
+            except BaseException:
+                sys.modules.pop(_PACKAGE, None)
+                raise
+    if getattr(package, "__path__", None) != [_PACKAGE_DIR]:
+        raise ImportError("sys.modules[%r] is not the package in %s" % (_PACKAGE, _PACKAGE_DIR))
+    full = _PACKAGE + "." + name
+    module = sys.modules.get(full)
+    if module is None:
+        __import__(full)  # found through the package's __path__ only, never sys.path
+        module = sys.modules[full]
+    return module
+
+
+def _say(what):
+    # type: (str) -> None
+    # The one line of trouble a process gets from this module; never raises.
+    global _said
+    if _said:
+        return
+    _said = True
+    try:
+        sys.stderr.write("cert-session: %s; CERT_SESSION_DISABLE=1 turns the hook off\n" % what)
+    except BaseException:  # noqa: BLE001, S110 - no stderr (pythonw.exe)
+        pass
 
 
 def _values(environ, names):
@@ -271,9 +331,13 @@ def find_spec(name, path, target=None):
     # type: (str, object, object) -> object
     if name not in pending:
         return None
-    from cert_session import _verify_guard
-
-    return _verify_guard.find_spec(sys.modules[__name__], name, path, target)  # type: ignore[arg-type]
+    try:
+        return own("_verify_guard").find_spec(sys.modules[__name__], name, path, target)
+    except Exception as exc:  # noqa: BLE001 - an import never fails because of us
+        # Go on as if we were not here: requests imports as usual, unguarded.
+        pending.discard(name)
+        _say("cannot guard %s (%s: %s)" % (name, type(exc).__name__, exc))
+        return None
 
 
 def current_bundle():

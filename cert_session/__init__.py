@@ -5,7 +5,7 @@ Importing this package does no work. See README.md.
 
 from __future__ import annotations
 
-from cert_session._defaults import __version__
+from ._defaults import __version__
 
 # Not `from typing import ...`: importing typing costs ~9 ms, and the hook's
 # rebuild path imports this package. mypy treats this constant as typing's.
@@ -13,7 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from cert_session.session import Session
+    from .session import Session
 
 __all__ = ["where", "activate", "Session", "__version__"]
 
@@ -24,7 +24,7 @@ def where() -> str:
     The merged bundle (base + company certificates) when there is any
     company certificate; otherwise the base bundle itself.
     """
-    from cert_session._api import where as _where
+    from ._api import where as _where
 
     return _where()
 
@@ -34,7 +34,7 @@ def activate() -> dict[str, str]:
 
     Returns ``{VARIABLE: bundle path}`` of what was exported. Idempotent.
     """
-    from cert_session import _startup
+    from . import _startup
 
     exports: dict[str, str] = _startup.activate()
     return exports
@@ -43,7 +43,7 @@ def activate() -> dict[str, str]:
 def __getattr__(name: str) -> Any:
     # requests is imported only when Session is used.
     if name == "Session":
-        from cert_session.session import Session
+        from .session import Session
 
         return Session
     raise AttributeError("module 'cert_session' has no attribute %r" % name)

@@ -1,3 +1,3 @@
-from cert_session._cli import main
+from ._cli import main
 
 raise SystemExit(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from cert_session import _config, _layout, _rebuild, _startup
+from . import _config, _layout, _rebuild, _startup
 
 __all__ = ["where", "rebuild_system"]
 

@@ -14,8 +14,8 @@ import os
 import stat
 import time
 
-from cert_session import _layout, _log, _state
-from cert_session._platform import CURRENT
+from . import _layout, _log, _state
+from ._platform import CURRENT
 
 __all__ = [
     "UnsafeDirectory",

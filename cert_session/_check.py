@@ -25,8 +25,8 @@ import time
 import urllib.parse
 from typing import NamedTuple
 
-from cert_session import _config, _layout, _sources
-from cert_session._x509 import CertInfo, DERError, format_time, parse_certificate
+from . import _config, _layout, _sources
+from ._x509 import CertInfo, DERError, format_time, parse_certificate
 
 __all__ = ["check", "Target", "parse_target"]
 
@@ -111,7 +111,7 @@ def handshake(target: Target, cafile: str | None, timeout: float, strict: bool |
 
 
 def _chain_problems(company: list[_sources.CompanyCert], base_path: str | None) -> list[_sources.Problem]:
-    from cert_session import _pem
+    from . import _pem
 
     if not company or not base_path:
         return []
@@ -124,7 +124,7 @@ def _chain_problems(company: list[_sources.CompanyCert], base_path: str | None) 
 
 
 def _load_pem_file(path: str) -> list[CertInfo]:
-    from cert_session import _pem
+    from . import _pem
 
     try:
         with open(path, "rb") as f:
@@ -263,7 +263,7 @@ def _strict_culprit(chain: list[CertInfo], company: list[_sources.CompanyCert]) 
 
 def _bundles() -> tuple[str | None, str, str | None, list[_sources.CompanyCert], str | None]:
     """(base path, base description, merged path, company certs, note)."""
-    from cert_session import _api, _rebuild
+    from . import _api, _rebuild
 
     origs = _config.originals()
     spec = _config.base_spec("requests", origs)
@@ -303,7 +303,7 @@ def fetch_issuer(url: str, timeout: float) -> tuple[CertInfo, bytes] | str:
             data = resp.read(1 << 20)
     except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
         return "could not download %s: %s" % (url, exc)
-    from cert_session import _pem
+    from . import _pem
 
     blocks = list(_pem.iter_blocks(data)) if _pem.looks_like_pem(data) else []
     der = blocks[0].cert_der if blocks else data
@@ -378,7 +378,7 @@ def _report_fetch(url: str, timeout: float, out_dir: str) -> None:
         print("--fetch-issuer: %s" % got)
         return
     info, der = got
-    from cert_session import _pem
+    from . import _pem
 
     name = "issuer-%s.pem" % info.fingerprint.replace(":", "")[:16].lower()
     path = os.path.join(os.path.abspath(out_dir), name)

@@ -13,14 +13,14 @@ __all__ = ["main"]
 
 
 def _where(args: argparse.Namespace) -> int:
-    from cert_session._api import where
+    from ._api import where
 
     print(where())
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from cert_session import _status as status
+    from . import _status as status
 
     data = status.collect()
     if args.json:
@@ -31,10 +31,10 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    from cert_session import _startup
+    from . import _startup
 
     if args.system:
-        from cert_session._api import rebuild_system
+        from ._api import rebuild_system
 
         exports = rebuild_system()
     else:
@@ -48,7 +48,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
-    from cert_session import _shell
+    from . import _shell
 
     shell = args.shell or _shell.default_shell()
     try:
@@ -69,13 +69,13 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from cert_session._check import check
+    from ._check import check
 
     return check(args.url, timeout=args.timeout, fetch=args.fetch_issuer)
 
 
 def _package(args: argparse.Namespace) -> int:
-    from cert_session._package import package
+    from ._package import package
 
     return package(
         args.name, args.cert or [], args.output, targets=args.targets, version=args.version, export=args.export,
@@ -84,7 +84,7 @@ def _package(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from cert_session._demo import demo
+    from ._demo import demo
 
     return demo()
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 
-from cert_session import _defaults, _layout, _log
-from cert_session._platform import CURRENT
+from . import _defaults, _layout, _log
+from ._platform import CURRENT
 
 __all__ = [
     "TARGETS",

@@ -19,7 +19,7 @@ import tempfile
 import threading
 from typing import Any
 
-from cert_session import _config
+from . import _config
 
 __all__ = ["demo"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from cert_session._platform import CURRENT
+from ._platform import CURRENT
 
 __all__ = [
     "HERE",

@@ -28,15 +28,15 @@ from __future__ import annotations
 
 import os
 
-from cert_session import _pem
-from cert_session._x509 import DERError, parse_certificate
+from . import _pem
+from ._x509 import DERError, parse_certificate
 
 TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import NamedTuple as Record
 else:
-    from cert_session._record import Record
+    from ._record import Record
 
 __all__ = [
     "Store",

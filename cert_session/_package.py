@@ -20,7 +20,7 @@ import re
 import sys
 import zipfile
 
-from cert_session import _config, _defaults, _layout, _pem, _sources
+from . import _config, _defaults, _layout, _pem, _sources
 
 __all__ = ["package"]
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from typing import Iterable, Iterator
     from typing import NamedTuple as Record
 else:
-    from cert_session._record import Record
+    from ._record import Record
 
 
 __all__ = ["Block", "iter_blocks", "merge", "encode", "looks_like_pem"]
@@ -33,7 +33,7 @@ class Block(Record):
     def cert_der(self) -> bytes:
         """The certificate alone: identity for de-duplication."""
         if self.label == "TRUSTED CERTIFICATE":
-            from cert_session._x509 import element_length
+            from ._x509 import element_length
 
             try:
                 return self.body[: element_length(self.body)]

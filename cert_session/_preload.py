@@ -56,7 +56,7 @@ from collections import OrderedDict
 from types import ModuleType
 from typing import Any, Callable, Iterable, Optional, Tuple
 
-from cert_session import _layout, _log
+from . import _layout, _log
 
 __all__ = ["MAX_CONTEXTS", "enabled", "install", "cached_contexts"]
 

@@ -13,15 +13,15 @@ import hashlib
 import os
 import time
 
-from cert_session import _cache, _config, _defaults, _layout, _log, _os_store, _pem, _sources, _state
-from cert_session._platform import CURRENT
-from cert_session._sources import Problem
+from . import _cache, _config, _defaults, _layout, _log, _os_store, _pem, _sources, _state
+from ._platform import CURRENT
+from ._sources import Problem
 
 TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
 if TYPE_CHECKING:
     from typing import NamedTuple as Record
 else:
-    from cert_session._record import Record
+    from ._record import Record
 
 __all__ = ["Base", "resolve_base", "rebuild", "build", "build_fingerprinted", "write", "report", "bundle_for"]
 

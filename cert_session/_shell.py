@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 
-from cert_session import _config, _startup
-from cert_session._platform import CURRENT
+from . import _config, _startup
+from ._platform import CURRENT
 
 __all__ = ["SHELLS", "default_shell", "set_line", "unset_line", "env_lines"]
 

@@ -14,15 +14,15 @@ import os
 import sys
 import time
 
-from cert_session import _layout
-from cert_session._pem import Block, iter_blocks, looks_like_pem
-from cert_session._x509 import CertInfo, DERError, format_time, parse_certificate
+from . import _layout
+from ._pem import Block, iter_blocks, looks_like_pem
+from ._x509 import CertInfo, DERError, format_time, parse_certificate
 
 TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
 if TYPE_CHECKING:
     from typing import NamedTuple as Record
 else:
-    from cert_session._record import Record
+    from ._record import Record
 
 __all__ = [
     "Problem",

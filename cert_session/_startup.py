@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from cert_session import _cache, _config, _layout, _log, _state
+from . import _cache, _config, _layout, _log, _state
 
 __all__ = ["start", "activate", "apply", "plan", "verify_guard", "write_fast_state", "GuardFinder"]
 
@@ -63,7 +63,7 @@ def activate(force: bool = False) -> dict[str, str]:
         exports, last_reason = _cache.load_fresh_state(config)
     if exports is None:
         _log.debug("rebuilding: %s" % last_reason)
-        from cert_session import _rebuild
+        from . import _rebuild
 
         exports = _rebuild.rebuild(config, bases, certs_env, last_reason)
     sets, unsets = apply(exports, origs)
@@ -168,7 +168,7 @@ def _write_fast(
 # so exporting it would override a tool's own verify=False or verify=<file>.
 # A finder costs one set lookup per import until requests' sessions module
 # (or pip's vendored copy) is imported; cert_session._verify_guard then
-# applies the rule. It leaves sys.meta_path once both copies are guarded.
+# applies the rule. It stays on sys.meta_path (see _verify_guard.guard).
 # In steady state the fast path installs itself instead (same attributes).
 class GuardFinder:
     cert_session_guard = True  # cert_session._verify_guard skips guards when it looks for the real spec
@@ -188,9 +188,17 @@ class GuardFinder:
     ) -> ModuleSpec | None:
         if name not in self.pending:
             return None
-        from cert_session import _verify_guard
+        try:
+            from . import _verify_guard
 
-        return _verify_guard.find_spec(self, name, path, target)
+            return _verify_guard.find_spec(self, name, path, target)
+        except Exception as exc:  # noqa: BLE001 - an import never fails because of us
+            self.pending.discard(name)
+            _log.warn(
+                "cannot guard %s (%s: %s); CERT_SESSION_DISABLE=1 turns the hook off"
+                % (name, type(exc).__name__, exc)
+            )
+            return None
 
 
 GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions")
@@ -203,17 +211,24 @@ def verify_guard(bundle: str | None) -> None:
     """Apply the verify rule to requests with ``bundle`` as the default (None: off).
 
     One guard per process: the fast path's, if it installed itself (found
-    through sys.modules, not imported: it runs on import), else ours.
+    through sys.modules, not imported: it runs on import), else the one on
+    sys.meta_path, which another copy of this package may have put there
+    (the hook's private copy, when the user also imports ``cert_session``).
     """
     global _finder
     hook = sys.modules.get("cert_session_hook")
     finder: Any = hook if getattr(hook, "guarding", False) else _finder
     if finder is None:
+        finder = next(
+            (f for f in sys.meta_path if getattr(f, "cert_session_guard", False) and hasattr(f, "set_bundle")),
+            None,
+        )
+    if finder is None:
         if bundle is None:
             return
         finder = _finder = GuardFinder(bundle)
         if any(name in sys.modules for name in GUARDED_MODULES):  # activate() after import
-            from cert_session import _verify_guard
+            from . import _verify_guard
 
             for name in GUARDED_MODULES:
                 if name in sys.modules:

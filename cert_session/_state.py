@@ -37,8 +37,8 @@ from __future__ import annotations
 import os
 import stat
 
-from cert_session import _layout
-from cert_session._platform import CURRENT
+from . import _layout
+from ._platform import CURRENT
 
 __all__ = [
     "STATE_MAGIC",

@@ -13,8 +13,8 @@ import sys
 import sysconfig
 from typing import Any
 
-from cert_session import _config, _defaults, _layout, _rebuild, _sources, _startup
-from cert_session._x509 import CertInfo, iso_time
+from . import _config, _defaults, _layout, _rebuild, _sources, _startup
+from ._x509 import CertInfo, iso_time
 
 __all__ = ["collect", "render", "SCHEMA"]
 
@@ -117,8 +117,8 @@ _REFRESH = {
 
 def _os_store_row(origs: dict[str, str]) -> dict[str, Any]:
     """CERT_SESSION_OS_STORE: whether it is on, what it reads and how many certificates it adds."""
-    from cert_session import _os_store
-    from cert_session._platform import CURRENT
+    from . import _os_store
+    from ._platform import CURRENT
 
     spec = _config.os_store_spec(origs)
     if spec is None:
@@ -271,7 +271,7 @@ def collect() -> dict[str, Any]:
             }
         )
     if chain_base is not None:
-        from cert_session import _pem
+        from . import _pem
 
         try:
             ders = b""
@@ -317,7 +317,7 @@ def collect() -> dict[str, Any]:
             )
         )
     errors = [p for p in problems if p.severity == "error"]
-    from cert_session import _cache
+    from . import _cache
 
     cache_dirs = [d for d, _ in _cache.writable_dirs()]
     return {

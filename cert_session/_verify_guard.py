@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
 
-from cert_session import _config, _layout, _log
+from . import _config, _layout, _log
 
 __all__ = ["install", "choose", "find_spec", "guard"]
 
@@ -51,54 +51,84 @@ GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions")
 def find_spec(
     finder: Any, name: str, path: Sequence[str] | None, target: ModuleType | None
 ) -> ModuleSpec | None:
-    """The real spec of ``name``, with its loader watched so ``guard`` runs after it.
+    """The real spec of ``name``, with a loader that runs ``guard`` after the real one.
 
-    Called by the hook's finder for a watched name only.
+    Called by a guard finder for a watched name only. Never raises: on any
+    trouble of ours the import goes on as if no guard were there.
     """
-    spec = None
-    for other in sys.meta_path:  # the real spec, as if no guard were there
+    for other in list(sys.meta_path):  # the real spec, as if no guard were there
         find = getattr(other, "find_spec", None)
         # Every guard, not just this one: two guards asking each other would never end.
-        if other is not finder and find is not None and not getattr(other, "cert_session_guard", False):
-            spec = find(name, path, target)
-            if spec is not None:
-                break
-    loader = getattr(spec, "loader", None)
-    real_exec = getattr(loader, "exec_module", None)
-    if real_exec is None:
-        return spec
-    # Shadow exec_module on this loader instance only; a zipimport loader is
-    # shared by a whole archive, so restore it and pass other modules through.
-    saved = getattr(loader, "__dict__", {}).get("exec_module")
-
-    def exec_module(module: ModuleType) -> None:
-        if getattr(module, "__name__", None) != name:
-            real_exec(module)
-            return
+        if other is finder or find is None or getattr(other, "cert_session_guard", False):
+            continue
         try:
-            real_exec(module)
-        finally:
-            if saved is None:
-                delattr(loader, "exec_module")
-            else:
-                setattr(loader, "exec_module", saved)  # noqa: B010
-        guard(finder, name, module)
-
+            spec: ModuleSpec | None = find(name, path, target)
+        except Exception:  # noqa: BLE001 - not ours: importlib will meet it when it asks that finder
+            return None
+        if spec is not None:
+            break
+    else:
+        return None
     try:
-        setattr(loader, "exec_module", exec_module)  # noqa: B010
-    except (AttributeError, TypeError):
-        _log.debug("cannot watch %s: its loader is read-only" % name)
-    return spec
+        if spec is None or getattr(spec.loader, "exec_module", None) is None:
+            _log.debug("cannot watch %s: its loader has no exec_module" % name)
+            return spec
+        # A copy of the spec with our loader: the real loader is never
+        # modified, so a zipimport loader, which a whole archive shares, and
+        # two threads importing at once each keep their own.
+        watched: ModuleSpec = object.__new__(type(spec))
+        watched.__dict__.update(spec.__dict__)
+        watched.loader = _WatchedLoader(spec.loader, finder, name)  # type: ignore[assignment]
+        return watched
+    except Exception as exc:  # noqa: BLE001 - an import must never fail because of us
+        _log.warn(
+            "cannot guard %s (%s: %s); CERT_SESSION_DISABLE=1 turns the hook off"
+            % (name, type(exc).__name__, exc)
+        )
+        return spec
+
+
+class _WatchedLoader:
+    """The real loader, then ``guard``; everything else is the real loader's."""
+
+    def __init__(self, loader: Any, finder: Any, name: str) -> None:
+        self._loader = loader
+        self._finder = finder
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._loader, attr)
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        create = getattr(self._loader, "create_module", None)
+        made: ModuleType | None = None if create is None else create(spec)
+        return made
+
+    def exec_module(self, module: ModuleType) -> None:
+        try:
+            self._loader.exec_module(module)  # requests' own errors are requests' own
+        finally:
+            # The module keeps the real loader, as if we had never been there.
+            try:
+                if getattr(module, "__loader__", None) is self:
+                    module.__loader__ = self._loader
+                spec = getattr(module, "__spec__", None)
+                if getattr(spec, "loader", None) is self:
+                    spec.loader = self._loader  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001, S110 - a read-only module: keep ours, it delegates
+                pass
+        guard(self._finder, self._name, module)
 
 
 def guard(finder: Any, name: str, module: ModuleType) -> None:
-    """Apply the rule to a freshly imported sessions module; never raises."""
-    finder.pending.discard(name)
-    if not finder.pending and finder in sys.meta_path:
-        # Not while importlib iterates sys.meta_path for this thread: this
-        # runs after the module executed, outside any find_spec loop.
-        sys.meta_path.remove(finder)
+    """Apply the rule to a freshly imported sessions module; never raises.
+
+    The finder stays on ``sys.meta_path`` once nothing is pending (one set
+    lookup per import): removing it while another thread's import walks
+    that list would make that import skip the finder after it.
+    """
     try:
+        finder.pending.discard(name)
         install(module, finder.current_bundle)
     except Exception as exc:  # noqa: BLE001 - an import must never fail because of us
         _log.warn(
@@ -148,7 +178,7 @@ def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> b
     session_cls.merge_environment_settings = merge_environment_settings
     if os.environ.get("CERT_SESSION_PRELOAD", "") != "0":
         try:
-            from cert_session import _preload
+            from . import _preload
 
             _preload.install(sessions)
         except Exception as exc:  # noqa: BLE001 - without it, requests loads the CA file itself
@@ -189,7 +219,7 @@ def appended(path: str) -> str:
     """
     if _layout.is_ours(path) or not os.path.isfile(path):
         return path
-    from cert_session._rebuild import bundle_for
+    from ._rebuild import bundle_for
 
     try:
         return bundle_for("file:" + os.path.abspath(path), [])

@@ -15,7 +15,7 @@ TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
 if TYPE_CHECKING:
     from typing import NamedTuple as Record
 else:
-    from cert_session._record import Record
+    from ._record import Record
 
 
 __all__ = ["CertInfo", "DERError", "parse_certificate", "format_time", "iso_time"]

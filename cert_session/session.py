@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from cert_session._rebuild import bundle_for
+from ._rebuild import bundle_for
 
 __all__ = ["Session"]
 

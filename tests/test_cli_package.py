@@ -202,7 +202,7 @@ def test_prebuilt_image_starts_on_the_fast_path_with_no_writable_cache(
 ) -> None:
     # rebuild --system also prebuilds the fast state of a fresh process, so a
     # read-only image never hands over to the general path.
-    show = "import os, sys; print(os.environ.get('REQUESTS_CA_BUNDLE', ''), 'cert_session._startup' in sys.modules)"
+    show = "import os, sys; print(os.environ.get('REQUESTS_CA_BUNDLE', ''), '_cert_session._startup' in sys.modules)"
     proc = prebuilt.run(unwritable_env(tmp_path), "-c", show)
     bundle, general = proc.stdout.split()
     assert (Path(bundle).parent, general, proc.stderr) == (prebuilt.site_packages / "cert_session" / "_prebuilt", "False", "")

@@ -31,7 +31,7 @@ from tests.helpers.venvs import Venv
 PROBE = r"""
 import os, sys, requests
 print(os.environ.get("REQUESTS_CA_BUNDLE", ""))
-print("general" if "cert_session._startup" in sys.modules else "fast")
+print("general" if "_cert_session._startup" in sys.modules else "fast")
 for url in sys.argv[1:]:
     try:
         requests.get(url, timeout=20)

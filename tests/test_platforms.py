@@ -31,7 +31,7 @@ from tests.helpers.venvs import Venv
 PROBE = r"""
 import os, sys
 print(os.environ.get("REQUESTS_CA_BUNDLE", ""))
-print("general" if "cert_session._startup" in sys.modules else "fast")
+print("general" if "_cert_session._startup" in sys.modules else "fast")
 import requests
 try:
     requests.get(sys.argv[1], timeout=20)

@@ -89,7 +89,7 @@ if threads:
     outcomes = [r for rs in results for r in rs]
 else:
     outcomes = run(config["steps"])
-preload = sys.modules.get("cert_session._preload")
+preload = sys.modules.get("_cert_session._preload")
 print(json.dumps({
     "outcomes": outcomes,
     "contexts": None if preload is None else preload.cached_contexts(),
@@ -345,7 +345,7 @@ for name, cls in (("init_poolmanager", PoolManagerAdapter), ("pool_key", KeyAdap
     # urllib3 2 keeps the pool's context in .ssl_context, urllib3 1.26 in .conn_kw.
     used = [getattr(p, "ssl_context", None) or p.conn_kw.get("ssl_context") for p in pools]
     out[name] = [r.status_code, all(c is tool_context for c in used), len(pools)]
-preload = sys.modules.get("cert_session._preload")
+preload = sys.modules.get("_cert_session._preload")
 out["contexts"] = None if preload is None else preload.cached_contexts()
 print(json.dumps(out))
 """
@@ -395,7 +395,7 @@ s = requests.Session()
 s.get(url, timeout=20)
 pools = s.get_adapter(url).poolmanager.pools._container
 print(json.dumps({
-    "preload_imported": "cert_session._preload" in sys.modules,
+    "preload_imported": "_cert_session._preload" in sys.modules,
     "pool_has_context": [k.key_ssl_context is not None for k in pools],
     "pool_has_ca_file": [k.key_ca_certs is not None for k in pools],
     # What urllib3 will load into the context of the pool's next new connection.
@@ -438,7 +438,7 @@ def test_process_that_never_imports_requests_never_imports_the_preload(
 ) -> None:
     code = r"""
 import sys, urllib.request, ssl, http.client, json
-state = lambda: [m in sys.modules for m in ("requests", "cert_session._verify_guard", "cert_session._preload")]
+state = lambda: [m in sys.modules for m in ("requests", "_cert_session._verify_guard", "_cert_session._preload")]
 before = state()
 import requests
 print(json.dumps([before, state()]))

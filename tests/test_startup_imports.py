@@ -79,7 +79,7 @@ def test_rebuild_for_requests_imports_neither_ssl_nor_certifi(installed: Venv, t
     (bundle,) = bundles_in(cache)
     assert proc.stdout == str(bundle)
     assert other == []  # the company certificate chains to certifi's root: nothing to report
-    assert "cert_session._rebuild" in modules  # it did rebuild, company certificate validated
+    assert "_cert_session._rebuild" in modules  # it did rebuild, company certificate validated
     # certifi's cacert.pem is found with find_spec, not by importing certifi.
     assert {"ssl", "_ssl", "certifi", "importlib.resources"} & modules == set()
 
@@ -104,7 +104,7 @@ def test_rebuild_after_company_certificate_change_stays_free_of_ssl(installed: V
 
     modules, other = imported_modules(proc.stderr)
     assert other == [] and proc.stdout == ""
-    assert "cert_session._rebuild" in modules  # the mtime change was noticed
+    assert "_cert_session._rebuild" in modules  # the mtime change was noticed
     assert {"ssl", "_ssl", "certifi"} & modules == set()
 
 
@@ -113,5 +113,5 @@ def test_rebuild_does_not_import_typing(installed: Venv, tmp_path: Path) -> None
     proc = installed.run(env, "-X", "importtime", "-c", "pass")
 
     modules, _ = imported_modules(proc.stderr)
-    assert "cert_session._rebuild" in modules  # a fresh cache: this start rebuilt
+    assert "_cert_session._rebuild" in modules  # a fresh cache: this start rebuilt
     assert "typing" not in modules
