@@ -173,3 +173,31 @@ def plain_venv(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Ve
     """requests and stand-in certifi, without cert-session: a child environment without the package."""
     base = tmp_path_factory.mktemp("plain")
     return new_venv(base / "venv", wheelhouse, base / "home", "requests", "certifi==" + CERTIFI_WITH_ROOT)
+
+
+def _pip_venv(
+    wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory, newest_pip: bool
+) -> Venv:
+    base = tmp_path_factory.mktemp("venv-pip")
+    venv = make_venv(base / "venv", with_pip=True)
+    links = ["-f", str(wheelhouse)]
+    if newest_pip:
+        links += ["-f", str(wheels.download(base / "pip-wheel", "pip", deps=False))]
+    venv.run(
+        clean_env(base / "home"),
+        "-m", "pip", "install", "-q", "--no-index", *links,
+        "requests", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel), *(["--upgrade", "pip"] if newest_pip else []),
+    )
+    return venv
+
+
+@pytest.fixture(scope="session")
+def pip_venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """A venv with its own pip (ensurepip's), requests, stand-in certifi and the company wheel."""
+    return _pip_venv(wheelhouse, project_wheel, tmp_path_factory, newest_pip=False)
+
+
+@pytest.fixture(scope="session")
+def newest_pip_venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """The same with the newest pip (which verifies through truststore by default)."""
+    return _pip_venv(wheelhouse, project_wheel, tmp_path_factory, newest_pip=True)

@@ -18,7 +18,6 @@ import pytest
 from tests.conftest import CERTIFI_WITH_ROOT, Index, World, new_venv
 from tests.helpers.env import clean_env
 from tests.helpers.venvs import Venv, assert_ok, assert_ssl_error, make_venv
-from tests.helpers.wheels import download
 
 # One request through a requests.Session configured from argv:
 # url, session verify, request verify ("-" = left alone), trust_env (1/0).
@@ -55,34 +54,6 @@ def certifi_pem(venv: Venv) -> Path:
 
 
 # ---------------------------------------------------------------- fixtures
-
-
-def _pip_venv(
-    wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory, newest_pip: bool
-) -> Venv:
-    base = tmp_path_factory.mktemp("venv-pip")
-    venv = make_venv(base / "venv", with_pip=True)
-    links = ["-f", str(wheelhouse)]
-    if newest_pip:
-        links += ["-f", str(download(base / "pip-wheel", "pip", deps=False))]
-    venv.run(
-        clean_env(base / "home"),
-        "-m", "pip", "install", "-q", "--no-index", *links,
-        "requests", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel), *(["--upgrade", "pip"] if newest_pip else []),
-    )
-    return venv
-
-
-@pytest.fixture(scope="session")
-def pip_venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    """A venv with its own pip (ensurepip's), requests, stand-in certifi and the company wheel."""
-    return _pip_venv(wheelhouse, project_wheel, tmp_path_factory, newest_pip=False)
-
-
-@pytest.fixture(scope="session")
-def newest_pip_venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    """The same with the newest pip (which verifies through truststore by default)."""
-    return _pip_venv(wheelhouse, project_wheel, tmp_path_factory, newest_pip=True)
 
 
 @pytest.fixture(params=["ensurepip", "newest"])

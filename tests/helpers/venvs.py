@@ -60,8 +60,13 @@ class Venv:
         argv = [sys.executable, "-m", "pip", "--python", self.python, *args]
         return run(argv, env, check=check)
 
-    def run(self, env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run([self.python, *args], env, check=check)
+    def run(
+        self, env: dict[str, str], *args: str, check: bool = True, cwd: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run this venv's Python; in ``cwd``, else in ``env``'s HOME (never the repository)."""
+        if cwd is None:
+            return run([self.python, *args], env, check=check)
+        return run([self.python, *args], env, check=check, cwd=cwd)
 
     def get(self, env: dict[str, str], url: str) -> subprocess.CompletedProcess[str]:
         """Plain, unmodified requests.get(url) in a fresh interpreter."""
