@@ -76,3 +76,17 @@ def test_every_module_has_a_floor_in_the_import_contract() -> None:
     listed = {name.strip() for layer in contract["layers"] for name in layer.split("|")}
     modules = {p.stem for p in (REPO / "cert_session").glob("*.py")} - {"__init__"}
     assert modules - listed == set()
+
+
+def test_the_package_imports_itself_only_relatively() -> None:
+    # The hook loads the package by location under a private name (issue #17):
+    # `from cert_session import x` would look `cert_session` up through
+    # sys.path, where a user's own cert_session.py may come first.
+    absolute = []
+    for path in sorted((REPO / "cert_session").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "cert_session":
+                absolute.append("%s:%d" % (path.name, node.lineno))
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "cert_session" for a in node.names):
+                absolute.append("%s:%d" % (path.name, node.lineno))
+    assert absolute == []
