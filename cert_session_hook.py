@@ -112,51 +112,41 @@ def start():
 # Python would find `cert_session` through sys.path, where a user's
 # cert_session.py, a cert_session/ folder (an old checkout, say) or a
 # PYTHONPATH entry comes first: that file would run in place of ours. So the
-# package is loaded from _PACKAGE_DIR under _PACKAGE, which no sys.path entry
-# can provide, and its modules import one another relatively. The name
+# package is loaded from beside this file under _PACKAGE, which no sys.path
+# entry can provide, and its modules import one another relatively. The name
 # `cert_session` stays the user's: `import cert_session` resolves exactly as
-# it would without the hook.
+# it would without the hook. (Every line here is unmarshalled at every start:
+# this function and _say cost about 40k of a steady start's 39M instructions.)
 _PACKAGE = "_cert_session"
-_PACKAGE_DIR = _SEP.join((_HERE, "cert_session"))
 _said = False
 
 
 def own(name):
     # type: (str) -> Any
     # The module cert_session.<name> of the package installed beside this file.
+    where = _HERE + _SEP + "cert_session"
     package = sys.modules.get(_PACKAGE)
     if package is None:
-        # importlib.util's own functions, from the bootstrap modules every
-        # Python has loaded: importlib.util itself imports types, functools,
-        # contextlib and warnings, which a start-up need not pay for.
-        try:
-            from _frozen_importlib import module_from_spec
-            from _frozen_importlib_external import spec_from_file_location
-        except ImportError:  # pragma: no cover - not CPython
-            from importlib.util import module_from_spec, spec_from_file_location
-        spec = spec_from_file_location(
-            _PACKAGE, _PACKAGE_DIR + _SEP + "__init__.py", submodule_search_locations=[_PACKAGE_DIR]
-        )
-        if spec is None or spec.loader is None:
-            raise ImportError("no package at %s" % _PACKAGE_DIR)
-        fresh = module_from_spec(spec)
+        # importlib.util's own two functions, from the bootstrap modules:
+        # importlib.util would import types, functools, contextlib and warnings.
+        from _frozen_importlib import module_from_spec
+        from _frozen_importlib_external import spec_from_file_location
+
+        spec = spec_from_file_location(_PACKAGE, where + _SEP + "__init__.py", submodule_search_locations=[where])
+        fresh = module_from_spec(spec)  # type: ignore[arg-type]
         # Two threads may get here at once (requests and pip's copy imported
-        # together): one module object wins, and only its loader runs it.
+        # together): one module object wins, and only its thread runs it.
         package = sys.modules.setdefault(_PACKAGE, fresh)
         if package is fresh:
             try:
-                spec.loader.exec_module(package)
+                spec.loader.exec_module(package)  # type: ignore[union-attr]
             except BaseException:
-                sys.modules.pop(_PACKAGE, None)
+                del sys.modules[_PACKAGE]
                 raise
-    if getattr(package, "__path__", None) != [_PACKAGE_DIR]:
-        raise ImportError("sys.modules[%r] is not the package in %s" % (_PACKAGE, _PACKAGE_DIR))
-    full = _PACKAGE + "." + name
-    module = sys.modules.get(full)
-    if module is None:
-        __import__(full)  # found through the package's __path__ only, never sys.path
-        module = sys.modules[full]
-    return module
+    if package.__path__ != [where]:
+        raise ImportError("%s is not the package in %s" % (_PACKAGE, where))
+    __import__(_PACKAGE + "." + name)  # through the package's __path__ only, never sys.path
+    return sys.modules[_PACKAGE + "." + name]
 
 
 def _say(what):
