@@ -338,3 +338,20 @@ def test_package_files_missing_mid_upgrade_cost_one_line_never_a_start(
     for fresh in (False, True):  # the steady start, then a start that must hand over
         run_env = clean_env(tmp_path / "other-home") if fresh else env
         assert_survived(venv.run(run_env, "-c", PROBE, *probe_args(world, own), check=False))
+
+
+def test_users_import_of_the_installed_package_shares_the_hooks_guard(
+    installed: Venv, world: World, own: Path, tmp_path: Path
+) -> None:
+    # `import cert_session` (no shadow) is a second copy of our modules; its
+    # activate() must find the guard the hook installed, not add another.
+    code = (
+        "import sys, cert_session; cert_session.activate()\n"
+        "guards = sum(bool(getattr(f, 'cert_session_guard', False)) for f in sys.meta_path)\n"
+        PROBE.replace('print("path=', 'print("guards=%d " % guards + "path=')
+    )
+    env = clean_env(tmp_path / "home")
+    for _ in range(2):  # general, then steady
+        proc = installed.run(env, "-c", code, *probe_args(world, own), check=False)
+        assert proc.stderr == "" and proc.stdout.startswith("guards=1 "), proc.stdout + proc.stderr
+        assert proc.stdout.strip().endswith(ALL_OK), proc.stdout
