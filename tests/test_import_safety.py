@@ -348,7 +348,7 @@ def test_users_import_of_the_installed_package_shares_the_hooks_guard(
     code = (
         "import sys, cert_session; cert_session.activate()\n"
         "guards = sum(bool(getattr(f, 'cert_session_guard', False)) for f in sys.meta_path)\n"
-        PROBE.replace('print("path=', 'print("guards=%d " % guards + "path=')
+        + PROBE.replace('print("path=', 'print("guards=%d " % guards + "path=')
     )
     env = clean_env(tmp_path / "home")
     for _ in range(2):  # general, then steady
