@@ -19,7 +19,6 @@ from typing import Any, Callable
 import pytest
 from cryptography import x509
 
-from cert_session import _startup
 from cert_session._cli import main
 from tests.conftest import CERTIFI_WITH_ROOT, World
 from tests.helpers import pki
@@ -364,7 +363,10 @@ def test_status_with_export_off_names_the_bundle_requests_uses_in_process_and_ex
     bundle = lines[4].split()[2]
     assert lines[4] == "  merged bundle: %s (2 certificates, in-process only: CERT_SESSION_EXPORT=0)" % bundle
     assert lines[5].startswith("  last rebuilt: ") and lines[5].endswith(" (reason: no state yet)")
-    assert _startup._finder is not None and _startup._finder.current_bundle() == bundle  # the guard has it
+    # The guard has it: the process's one guard finder (ours, or one an
+    # earlier activate() in this process put on sys.meta_path).
+    guards = [f for f in sys.meta_path if getattr(f, "cert_session_guard", False)]
+    assert [g.current_bundle() for g in guards] == [bundle]
 
 
 def test_status_leads_with_a_missing_issuer(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Path
     monkeypatch.setattr(_startup, "last_reason", _startup.last_reason)
     # The verify guard of this process (the test runner's own hook) is put back too.
     monkeypatch.setattr(_startup, "_finder", _startup._finder)
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))  # and any guard finder a test adds
     monkeypatch.setattr(cert_session_hook, "_bundle", cert_session_hook._bundle)
     return cache
 
