@@ -158,7 +158,7 @@ def build(
     bundles: dict[str, tuple[str, bytes]] = {}
     resolved = []
     company = [c.block for c in sources.certs]
-    chain_checked = not check_chain
+    chain_bases: list[tuple[str, bytes, str]] = []  # (variable, base DER, base name) for the chain check
     stores: dict[str, _os_store.Store] = {}
     for target, spec in bases:
         spec, _, store_spec = spec.partition(_config.OS_STORE_MARK)
@@ -207,13 +207,12 @@ def build(
             continue
         # The OS store comes after the base and before the company certificates.
         blocks += extra
-        if not chain_checked and target in ("requests", "ssl", "aws", "curl", "git"):
-            chain_checked = True
-            base_ders = b"".join(b.cert_der for b in blocks)
-            problems.extend(_sources.chain_problems(sources.certs, base_ders, base.path or spec))
+        if check_chain and target != "node":  # Node appends to its own roots: no base to check
+            chain_bases.append((var, b"".join(b.cert_der for b in blocks), " + ".join(paths) or spec))
         merged = _pem.merge(blocks, company)
         name = "%s%s.pem" % (_layout.BUNDLE_PREFIX, hashlib.sha256(merged).hexdigest()[:32])
         bundles[var] = (name, merged)
+    problems.extend(_sources.chain_problems(sources.certs, chain_bases))
     return bundles, inputs, problems, resolved
 
 
