@@ -129,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("package", help="build a company wheel embedding validated CA certificates")
     p.add_argument("--name", required=True, help="distribution name of the wheel, e.g. acme-certs")
     p.add_argument("--cert", action="append", metavar="FILE", help="a CA certificate (repeatable)")
-    p.add_argument("--targets", help="comma-separated default targets (requests,ssl,curl,aws,git,node)")
+    p.add_argument(
+        "--targets", help="comma-separated default targets of the wheel (default requests,ssl; any of requests,ssl,curl,aws,git,node)"
+    )
     p.add_argument(
         "--export",
         choices=["0", "1"],

@@ -173,3 +173,27 @@ def plain_venv(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Ve
     """requests and stand-in certifi, without cert-session: a child environment without the package."""
     base = tmp_path_factory.mktemp("plain")
     return new_venv(base / "venv", wheelhouse, base / "home", "requests", "certifi==" + CERTIFI_WITH_ROOT)
+
+
+class CompanyWheel:
+    def __init__(self, wheel: Path, bootstrap: Path, output: str) -> None:
+        self.wheel = wheel
+        self.bootstrap = bootstrap  # <name>-bootstrap.pem beside it
+        self.output = output  # what `cert-session package` printed
+
+
+@pytest.fixture(scope="session")
+def acme(installed: Venv, world: World, tmp_path_factory: pytest.TempPathFactory) -> CompanyWheel:
+    """`cert-session package --name acme-certs --cert Issuer.crt`, defaults only, by the installed CLI."""
+    from tests.helpers.env import run
+
+    work = tmp_path_factory.mktemp("acme")
+    issuer = work / "Issuer.crt"
+    issuer.write_bytes(world.company.intermediate_pem.read_bytes())
+    out = work / "dist"
+    proc = run(
+        [installed.script("cert-session"), "package", "--name", "acme-certs", "--cert", str(issuer), "-o", str(out)],
+        clean_env(work / "home"),
+    )
+    (wheel,) = out.glob("*.whl")
+    return CompanyWheel(wheel, out / "acme-certs-bootstrap.pem", proc.stdout)
