@@ -222,8 +222,12 @@ def write(
     bundles: dict[str, tuple[str, bytes]],
     fingerprints: list[tuple[str, str]],
     dirs: list[tuple[str, bool]],
+    mark: bool = False,
 ) -> tuple[dict[str, str], str | None]:
     """Write bundles and state to the first usable directory.
+
+    ``mark``: the directories are this environment's own cache directories,
+    so record the environment in them (``_cache.mark_environment``).
 
     Returns ({VAR: bundle path}, a note if a fallback was used or all failed).
     """
@@ -231,6 +235,8 @@ def write(
     for directory, _fallback in dirs:
         try:
             _cache.ensure_private_dir(directory)
+            if mark:
+                _cache.mark_environment(directory)
             exports = {}
             for var, (name, data) in bundles.items():
                 path = _cache.write_if_changed(directory, name, data, 0o644)
@@ -275,7 +281,9 @@ def rebuild(
     """The hook's slow path: build, write, report at most one line."""
     bundles, fingerprints, problems = build_fingerprinted(bases, certs_env, check_chain)
     dirs = _cache.writable_dirs()
-    exports, note = write(config, reason, bundles, fingerprints, dirs)
+    exports, note = write(config, reason, bundles, fingerprints, dirs, mark=True)
+    # A rebuild is rare: the moment to remove what deleted environments left.
+    _cache.prune_environments()
     problem = _cache.primary_problem()
     if problem and exports and note is None:
         where = os.path.dirname(next(iter(exports.values())))
