@@ -28,6 +28,7 @@ from tests.helpers.faults import (
     assert_quiet,
     nobody_env,
     public_venv,
+    requests_bundle,
     snapshot,
 )
 from tests.helpers.pki import der_of
@@ -80,8 +81,7 @@ class Ctx:
         proc = self.start("-c", "pass")
         assert proc.returncode == 0 and proc.stderr == "", proc.stderr
         (state,) = Path(self.env["CERT_SESSION_CACHE_DIR"]).glob("*/state-*")
-        (bundle,) = state.parent.glob("cert-session-*.pem")
-        return state, bundle
+        return state, requests_bundle(state)
 
     def file(self, name: str, data: bytes) -> Path:
         path = self.tmp / "user" / name
