@@ -86,7 +86,8 @@ def _license() -> bytes:
 
     for dist in metadata.distributions():
         files = dist.files or []
-        if not any(str(f) == "cert_session_hook.py" for f in files):
+        # An editable install lists the .pth, not the module.
+        if not any(str(f) in ("cert_session_hook.py", "cert_session_hook.pth") for f in files):
             continue
         for f in files:
             if f.name == "LICENSE" and ".dist-info" in str(f):

@@ -236,10 +236,25 @@ class CompanyIndex:
 
 
 @pytest.fixture(scope="session")
+def pypiserver(tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """pypiserver from the registry, in a venv of its own.
+
+    Not in the [test] extra: it requires pip, and would upgrade the test
+    runner's own pip past the versions that still serve Python 3.8 and 3.9.
+    """
+    base = tmp_path_factory.mktemp("pypiserver")
+    house = download(base / "house", "pypiserver")
+    venv = make_venv(base / "venv")
+    venv.pip(clean_env(base / "home"), "install", "-q", "--no-index", "-f", str(house), "pypiserver")
+    return venv
+
+
+@pytest.fixture(scope="session")
 def company_index(
-    world: World, clients: Venv, acme: CompanyWheel, wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory
+    world: World, clients: Venv, acme: CompanyWheel, wheelhouse: Path, pypiserver: Venv,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[CompanyIndex]:
-    """pypiserver (from the registry, the [test] extra) behind a TLS front sending only its leaf.
+    """pypiserver (the real one, from the registry) behind a TLS front sending only its leaf.
 
     acme-certs is uploaded by twine, run from the clients venv, where the
     acme wheel makes it trust the company chain; certifi (the stand-in, as
@@ -250,7 +265,7 @@ def company_index(
     packages.mkdir()
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "pypiserver", "run", "-i", "127.0.0.1", "-p", str(port), "-a", ".", "-P", ".",
+        [pypiserver.python, "-m", "pypiserver", "run", "-i", "127.0.0.1", "-p", str(port), "-a", ".", "-P", ".",
          "--disable-fallback", str(packages)],
         env=clean_env(base / "server-home"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
