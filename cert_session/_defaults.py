@@ -15,7 +15,7 @@ __version__ = "0.2.0"
 
 # CERT_SESSION_TARGETS overrides it. requests and the ssl module's defaults
 # (urllib, aiohttp, httpx, uv, ...) by default (issue #19); "requests" alone
-# gives back the behaviour of 0.2.0 and earlier.
+# gives back the earlier requests-only default.
 DEFAULT_TARGETS = "requests,ssl"
 
 # CERT_SESSION_EXPORT overrides it. "0": nothing is written to os.environ;
