@@ -23,7 +23,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
