@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import time
 
 from . import _layout, _log, _state
@@ -30,15 +31,24 @@ __all__ = [
     "remove_tree",
     "load_fresh_state",
     "fast_dir",
+    "Environment",
+    "mark_environment",
+    "environments",
+    "prune_environments",
 ]
 
 _TMP_PREFIX = ".tmp-"
 _KEEP_OLD_BUNDLES_SECONDS = 7 * 86400  # running processes may still use them
 _KEEP_TEMP_SECONDS = 3600
 
+_DEAD_PREFIX = ".dead-"  # an environment's directory renamed away, about to be removed
+
 TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import NamedTuple as Record
+else:
+    from ._record import Record
 
 
 class UnsafeDirectory(OSError):
@@ -264,3 +274,123 @@ def load_fresh_state(config: str) -> tuple[dict[str, str] | None, str]:
             return exports, ""
         why = changed
     return None, why
+
+
+# -- one directory per environment: mark, list, remove the dead ones -----------
+
+
+class Environment(Record):
+    directory: str
+    prefix: str | None  # None: no marker of ours, so never removed (made by an older version, or not ours)
+    size: int  # bytes of the files in it
+    exists: bool | None  # whether the environment's prefix still exists; None: unknown (no marker)
+    current: bool  # the environment of this process
+
+
+def mark_environment(directory: str) -> None:
+    """Record in ``directory`` which environment it belongs to: what makes it removable later."""
+    write_if_changed(directory, _state.ENV_MARKER, _state.env_marker_text(sys.prefix), 0o600)
+
+
+def _marked_prefix(directory: str) -> str | None:
+    """The prefix recorded in ``directory``'s safe marker, if that prefix names this very directory.
+
+    A marker copied into another directory does not match its name, so it
+    cannot make that directory removable.
+    """
+    data = _state.read_file(os.path.join(directory, _state.ENV_MARKER))
+    prefix = _state.parse_env_marker(data) if data is not None else None
+    name = os.path.basename(directory)
+    if name.startswith(_DEAD_PREFIX):
+        name = name[len(_DEAD_PREFIX) :].rpartition(".")[0]
+    if prefix is None or _layout.env_key(prefix) != name:
+        return None
+    return prefix
+
+
+def _size(directory: str) -> int:
+    total = 0
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                try:
+                    total += entry.stat(follow_symlinks=False).st_size
+                except OSError:
+                    continue
+    except OSError:
+        pass
+    return total
+
+
+def _parents() -> list[str]:
+    """The directories holding one sub-directory per environment: the cache, then the fallback."""
+    primary = fast_dir()
+    parents = [os.path.dirname(primary)] if primary is not None else []
+    parents.append(_layout.fallback_cache_dir())
+    return [p for p in dict.fromkeys(parents) if safe_dir(p)]
+
+
+def environments() -> list[Environment]:
+    """Every environment's cache directory this user has, safe ones only (``cert-session cache``)."""
+    here = os.path.normcase(os.path.abspath(sys.prefix))
+    found = []
+    for parent in _parents():
+        try:
+            names = sorted(os.listdir(parent))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(parent, name)
+            if name.startswith(".") or not safe_dir(path):
+                continue
+            prefix = _marked_prefix(path)
+            exists = None if prefix is None else os.path.isdir(prefix)
+            current = prefix is not None and os.path.normcase(os.path.abspath(prefix)) == here
+            found.append(Environment(path, prefix, _size(path), exists, current))
+    return found
+
+
+def prune_environments() -> list[Environment]:
+    """Remove the cache directories of environments that no longer exist; return them. Never raises.
+
+    Only a safe directory with our marker is touched. Concurrent starts are
+    safe: the directory is first renamed away (one process wins, the others
+    skip it), then its environment is looked for again, so a venv re-created
+    at the same path in between gets its directory back instead of losing it.
+    """
+    removed: list[Environment] = []
+    try:
+        for env in environments():
+            if env.prefix is None or env.exists is not False or env.current:
+                continue
+            if _remove_dead(env.directory, env.prefix):
+                removed.append(env)
+        for parent in _parents():
+            for name in os.listdir(parent):
+                path = os.path.join(parent, name)
+                if name.startswith(_DEAD_PREFIX) and safe_dir(path):
+                    # Left by a process that died while removing it.
+                    prefix = _marked_prefix(path)
+                    if prefix is not None and not os.path.isdir(prefix):
+                        remove_tree(path)
+    except (OSError, ValueError) as exc:
+        _log.debug("cache of deleted environments not pruned (%s)" % exc)
+    return removed
+
+
+def _remove_dead(directory: str, prefix: str) -> bool:
+    parent, name = os.path.split(directory)
+    tomb = os.path.join(parent, "%s%s.%s" % (_DEAD_PREFIX, name, os.urandom(6).hex()))
+    try:
+        os.rename(directory, tomb)
+    except OSError:
+        return False  # another process was first, or it is in use (Windows)
+    if os.path.isdir(prefix):
+        try:
+            os.rename(tomb, directory)
+        except OSError:
+            pass  # the environment has already made a new one; this copy goes with the next prune
+        return False
+    _log.debug("removing %s: its environment %s no longer exists" % (directory, prefix))
+    remove_tree(tomb)
+    return True

@@ -110,17 +110,21 @@ def handshake(target: Target, cafile: str | None, timeout: float, strict: bool |
         return Handshake(False, exc.verify_code, exc.verify_message or str(exc))
 
 
-def _chain_problems(company: list[_sources.CompanyCert], base_path: str | None) -> list[_sources.Problem]:
-    from . import _pem
+def _chain_problems(company: list[_sources.CompanyCert]) -> list[_sources.Problem]:
+    """The chain warning for every active target's base, as ``status`` shows it."""
+    from . import _rebuild
 
-    if not company or not base_path:
+    if not company:
         return []
-    try:
-        with open(base_path, "rb") as f:
-            ders = b"".join(b.cert_der for b in _pem.iter_blocks(f.read()))
-    except OSError:
-        return []
-    return _sources.chain_problems(company, ders, base_path)
+    origs = _config.originals()
+    bases = []
+    for target in _config.selected_targets():
+        if target == "node":  # Node appends to its own roots: no base to check
+            continue
+        base = _rebuild.resolve_base(_config.base_spec(target, origs))
+        if base.path is not None and not base.problem:
+            bases.append((_config.TARGETS[target], [base.path, *base.more]))
+    return _sources.chain_problems_of_files(company, bases)
 
 
 def _load_pem_file(path: str) -> list[CertInfo]:
@@ -340,7 +344,7 @@ def check(url: str, timeout: float = 10.0, fetch: bool = False, out_dir: str = "
     base_path, base_origin, merged_path, company, note = _bundles()
     # A company certificate whose issuer is missing breaks every server under
     # it; the start-up hook said so once, in whichever tool rebuilt. Lead with it.
-    for problem in _chain_problems(company, base_path):
+    for problem in _chain_problems(company):
         print("%s: %s" % (problem.severity.upper(), problem.message))
     print("%s:%d sent %d certificate%s%s:" % (target.host, target.port, len(chain), "s" if len(chain) > 1 else "",
           "" if complete else " (Python %d.%d shows only the leaf; 3.13+ shows the whole chain sent)" % sys.version_info[:2]))

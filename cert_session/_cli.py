@@ -68,6 +68,37 @@ def _env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache(args: argparse.Namespace) -> int:
+    from . import _cache as cache
+
+    removed = cache.prune_environments() if args.prune else []
+    envs = cache.environments()
+    if args.json:
+        rows = [dict(env._asdict(), removed=False) for env in envs]
+        rows += [dict(env._asdict(), removed=True) for env in removed]
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return 0
+    for env in removed:
+        print("removed %s  %s  (its environment %s no longer exists)" % (env.directory, _kib(env.size), env.prefix))
+    for env in envs:
+        if env.prefix is None:
+            what = "environment unknown (no marker: made by an older version or not by cert-session; left alone)"
+        elif env.current:
+            what = "%s (this environment)" % env.prefix
+        elif env.exists:
+            what = env.prefix
+        else:
+            what = "%s NO LONGER EXISTS (`cert-session cache --prune` removes this directory)" % env.prefix
+        print("%s  %s  %s" % (env.directory, _kib(env.size), what))
+    if not envs and not removed:
+        print("no cache directory yet")
+    return 0
+
+
+def _kib(size: int) -> str:
+    return "%.1f KiB" % (size / 1024.0)
+
+
 def _check(args: argparse.Namespace) -> int:
     from ._check import check
 
@@ -117,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shell", choices=["bash", "zsh", "fish", "powershell", "cmd"], help="syntax (default: detected)")
     p.add_argument("--targets", help="comma-separated targets (default: CERT_SESSION_TARGETS or the wheel's default)")
     p.set_defaults(func=_env)
+    p = sub.add_parser(
+        "cache",
+        help="list each environment's cache directory, its size and whether the environment still exists",
+    )
+    p.add_argument("--prune", action="store_true", help="remove the directories of environments that no longer exist")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cache)
     p = sub.add_parser("check", help="connect to URL and explain whether its chain verifies here")
     p.add_argument("url", help="https://host[:port]/ or host[:port]")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per connection (default 10)")
@@ -129,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("package", help="build a company wheel embedding validated CA certificates")
     p.add_argument("--name", required=True, help="distribution name of the wheel, e.g. acme-certs")
     p.add_argument("--cert", action="append", metavar="FILE", help="a CA certificate (repeatable)")
-    p.add_argument("--targets", help="comma-separated default targets (requests,ssl,curl,aws,git,node)")
+    p.add_argument(
+        "--targets", help="comma-separated default targets of the wheel (default requests,ssl; any of requests,ssl,curl,aws,git,node)"
+    )
     p.add_argument(
         "--export",
         choices=["0", "1"],

@@ -13,8 +13,10 @@ __all__ = ["__version__", "DEFAULT_TARGETS", "DEFAULT_EXPORT", "DEFAULT_OS_STORE
 
 __version__ = "0.2.0"
 
-# CERT_SESSION_TARGETS overrides it.
-DEFAULT_TARGETS = "requests"
+# CERT_SESSION_TARGETS overrides it. requests and the ssl module's defaults
+# (urllib, aiohttp, httpx, uv, ...) by default (issue #19); "requests" alone
+# gives back the earlier requests-only default.
+DEFAULT_TARGETS = "requests,ssl"
 
 # CERT_SESSION_EXPORT overrides it. "0": nothing is written to os.environ;
 # requests and pip in this environment still use the merged bundle in-process.

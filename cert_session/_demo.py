@@ -5,7 +5,8 @@ sends only its leaf, as many company servers do. Three child interpreters
 run the same unmodified ``requests.get``: with the public bundle alone, with
 the intermediate alone, and with the public bundle while cert-session's
 start-up hook adds the intermediate. The last one shows the hook itself:
-the child's code does not mention cert-session.
+the child's code does not mention cert-session. A fourth runs
+``urllib.request.urlopen`` (the ``ssl`` target, on by default) the same way.
 """
 
 from __future__ import annotations
@@ -36,6 +37,17 @@ except requests.exceptions.SSLError as exc:
     print("FAIL " + reason.split(" (_ssl")[0].strip(" '\")"))
 """
 
+# The ssl module's defaults: what urllib, aiohttp, httpx and uv use (the ssl target).
+_URLOPEN = r"""
+import ssl, sys, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=20).read()
+    print("OK")
+except Exception as exc:
+    reason = getattr(exc, "reason", exc)
+    print("FAIL " + str(getattr(reason, "verify_message", None) or reason))
+"""
+
 
 class _Hello(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -60,10 +72,10 @@ def _child_env(work: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def _get(url: str, work: str, env: dict[str, str]) -> str:
+def _get(url: str, work: str, env: dict[str, str], code: str = _GET) -> str:
     # cwd=work: never import a package from wherever the user stands.
     proc = subprocess.run(
-        [sys.executable, "-c", _GET, url], env=env, cwd=work, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code, url], env=env, cwd=work, capture_output=True, text=True, timeout=60
     )
     lines = (proc.stdout.strip() or proc.stderr.strip() or "no output").splitlines()
     return lines[-1]
@@ -124,7 +136,7 @@ def demo() -> int:
 
             print("4. The same unmodified requests.get, with the public bundle and")
             print("   CERT_SESSION_CERTS=%s; cert-session's start-up hook merges them:" % issuer)
-            env = _child_env(work, REQUESTS_CA_BUNDLE=public, CERT_SESSION_CERTS=issuer, CERT_SESSION_TARGETS="requests")
+            env = _child_env(work, REQUESTS_CA_BUNDLE=public, CERT_SESSION_CERTS=issuer)
             got = _get(url, work, env)
             print("   %s" % got)
             expected.append(got == "OK")
@@ -135,11 +147,19 @@ def demo() -> int:
                     "   Expected OK. Is cert-session installed in %s (its .pth file runs at start-up)?"
                     " Run `cert-session status` there.\n" % sys.prefix
                 )
+
+            print("5. urllib.request.urlopen, the ssl module's defaults (as aiohttp, httpx and uv use),")
+            print("   with SSL_CERT_FILE=%s and the same hook (targets requests,ssl by default):" % public)
+            got = _get(url, work, _child_env(work, SSL_CERT_FILE=public, CERT_SESSION_CERTS=issuer), _URLOPEN)
+            print("   %s" % got)
+            expected.append(got == "OK")
+            if got == "OK":
+                print("   The hook appended Issuer.crt to a copy of SSL_CERT_FILE; the file itself is unchanged.\n")
         finally:
             server.shutdown()
             server.server_close()
     if all(expected):
-        print("Demo finished as expected: fail, fail, OK. With your real Issuer.crt:")
+        print("Demo finished as expected: fail, fail, OK, OK. With your real Issuer.crt:")
         print("  CERT_SESSION_CERTS=/path/to/Issuer.crt python your_script.py")
         print("or build a wheel for everyone: cert-session package --name acme-certs --cert Issuer.crt -o dist/")
         return 0

@@ -6,6 +6,11 @@ start-up files (``cert_session_hook.py``, ``.pth``, ``.start``), the whole
 ``cert_session`` package, and the validated certificates re-encoded as PEM
 in ``cert_session/certs/``; certificates already in this installation's
 ``cert_session/certs/`` are not carried over, only the ``--cert`` files.
+The wheel's ``.dist-info`` carries the installation's LICENSE file.
+
+Beside the wheel it writes ``<name>-bootstrap.pem``: certifi's roots at
+build time plus the company certificates, for the one install that happens
+before the wheel is there (``pip install --cert <name>-bootstrap.pem ...``).
 
 The company wheel installs the same files as ``cert-session-company``;
 install one or the other, never both (``status`` warns when both are).
@@ -19,6 +24,7 @@ import os
 import re
 import sys
 import zipfile
+from typing import Callable
 
 from . import _config, _defaults, _layout, _pem, _sources
 
@@ -27,6 +33,9 @@ __all__ = ["package"]
 _NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*([.-]?(a|b|rc|post|dev)[0-9]*)*(\+[A-Za-z0-9.]+)?$")
 _SKIP_DIRS = {"__pycache__", "_prebuilt", "certs"}
+# Every company wheel's default targets unless --targets says otherwise, whatever
+# the installed copy's own _defaults.py says (it may be another company wheel).
+WHEEL_TARGETS = "requests,ssl"
 
 
 class PackageError(Exception):
@@ -65,6 +74,30 @@ def _installed_files() -> dict[str, bytes]:
             with open(path, "rb") as f:
                 files[rel] = _lf(f.read())
     return files
+
+
+def _license() -> bytes:
+    """The LICENSE file of the installed distribution that ships this hook.
+
+    setuptools puts it in the .dist-info (``license_files`` in setup.cfg);
+    a company wheel ships the same file, so that legal review finds it.
+    """
+    from importlib import metadata
+
+    for dist in metadata.distributions():
+        files = dist.files or []
+        # An editable install lists the .pth, not the module.
+        if not any(str(f) in ("cert_session_hook.py", "cert_session_hook.pth") for f in files):
+            continue
+        for f in files:
+            if f.name == "LICENSE" and ".dist-info" in str(f):
+                try:
+                    return _lf(f.read_text(encoding="utf-8").encode("utf-8"))
+                except OSError:
+                    continue
+    raise PackageError(
+        "cannot find the LICENSE file of the installed cert-session-company; reinstall it and try again"
+    )
 
 
 def _lf(source: bytes) -> bytes:
@@ -163,8 +196,7 @@ def build_wheel(
     if not _VERSION.match(version):
         raise PackageError("%r is not a valid version (for example 1.0 or 2026.5.1)" % version)
     files = _installed_files()
-    if targets is not None:
-        files["cert_session/_defaults.py"] = _set_targets(files["cert_session/_defaults.py"], targets)
+    files["cert_session/_defaults.py"] = _set_targets(files["cert_session/_defaults.py"], targets or WHEEL_TARGETS)
     if export is not None:
         files["cert_session/_defaults.py"] = _set_export(files["cert_session/_defaults.py"], export)
     if os_store:
@@ -178,10 +210,12 @@ def build_wheel(
         "Version: %s\n"
         "Summary: %s's CA certificates trusted on top of the public roots in every Python process "
         "(built with cert-session %s)\n"
+        "License: MIT\n"
         "Requires-Python: >=3.8\n"
         "Requires-Dist: certifi\n" % (name, version, name, _defaults.__version__)
     )
     files[info + "/METADATA"] = metadata.encode()
+    files[info + "/LICENSE"] = _license()
     files[info + "/WHEEL"] = (
         "Wheel-Version: 1.0\nGenerator: cert-session %s\nRoot-Is-Purelib: true\nTag: py3-none-any\n" % _defaults.__version__
     ).encode()
@@ -191,18 +225,52 @@ def build_wheel(
     files[info + "/RECORD"] = ("\n".join(record) + "\n").encode()
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(os.path.abspath(out_dir), "%s-%s-py3-none-any.whl" % (dist, version))
-    tmp = path + ".tmp-%d" % os.getpid()
-    try:
+
+    def write_zip(tmp: str) -> None:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             for n in sorted(files, key=lambda k: (k.startswith(info), k)):  # dist-info last
                 zi = zipfile.ZipInfo(n, date_time=(2020, 1, 1, 0, 0, 0))  # reproducible
                 zi.external_attr = 0o644 << 16
                 zi.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(zi, files[n])
+
+    _write_replacing(path, write_zip)
+    return path
+
+
+def _write_replacing(path: str, write: Callable[[str], None]) -> None:
+    """``write`` a temp file beside ``path``, then move it into place: never a partial file."""
+    tmp = path + ".tmp-%d" % os.getpid()
+    try:
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_bootstrap(name: str, certs: dict[str, bytes], out_dir: str) -> str:
+    """``<out_dir>/<name>-bootstrap.pem``: certifi's roots now, then the company certificates.
+
+    For the first install on a laptop that has only Issuer.crt: ``pip
+    install --cert Issuer.crt`` fails (an intermediate is no trust anchor,
+    and pip's --cert replaces its roots), this file completes the chain.
+    After that the wheel keeps everything current by itself.
+    """
+    import certifi
+
+    with open(certifi.where(), "rb") as f:
+        base = list(_pem.iter_blocks(f.read()))
+    company = [b for data in certs.values() for b in _pem.iter_blocks(data)]
+    data = _pem.merge(base, company)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(os.path.abspath(out_dir), "%s-bootstrap.pem" % name)
+
+    def write_pem(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    _write_replacing(path, write_pem)
     return path
 
 
@@ -223,8 +291,12 @@ def package(
         for w in warnings:
             print("warning: %s" % w)
         path = build_wheel(name, version or _defaults.__version__, pem_files, targets, out_dir, export, os_store)
+        bootstrap = write_bootstrap(name, pem_files, out_dir) if pem_files else None
     except PackageError as exc:
         print("cert-session: %s" % exc, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print("cert-session: cannot write to %s: %s" % (out_dir, exc.strerror or exc), file=sys.stderr)
         return 1
     print("wrote %s" % path)
     for n in sorted(pem_files):
@@ -233,4 +305,11 @@ def package(
         "Upload it to your internal index; users run `pip install %s`. Install it instead of "
         "cert-session-company, not beside it: both ship the same files." % name
     )
+    if bootstrap is not None:
+        print("wrote %s (certifi's roots + the company certificates)" % bootstrap)
+        print(
+            "A new machine's first install: `pip install --cert %s --index-url https://<your index>/simple/ %s` "
+            "(uv: SSL_CERT_FILE=%s uv pip install ...). Later upgrades need nothing."
+            % (os.path.basename(bootstrap), name, os.path.basename(bootstrap))
+        )
     return 0

@@ -158,7 +158,7 @@ def build(
     bundles: dict[str, tuple[str, bytes]] = {}
     resolved = []
     company = [c.block for c in sources.certs]
-    chain_checked = not check_chain
+    chain_bases: list[tuple[str, bytes, str]] = []  # (variable, base DER, base name) for the chain check
     stores: dict[str, _os_store.Store] = {}
     for target, spec in bases:
         spec, _, store_spec = spec.partition(_config.OS_STORE_MARK)
@@ -207,13 +207,12 @@ def build(
             continue
         # The OS store comes after the base and before the company certificates.
         blocks += extra
-        if not chain_checked and target in ("requests", "ssl", "aws", "curl", "git"):
-            chain_checked = True
-            base_ders = b"".join(b.cert_der for b in blocks)
-            problems.extend(_sources.chain_problems(sources.certs, base_ders, base.path or spec))
+        if check_chain and target != "node":  # Node appends to its own roots: no base to check
+            chain_bases.append((var, b"".join(b.cert_der for b in blocks), " + ".join(paths) or spec))
         merged = _pem.merge(blocks, company)
         name = "%s%s.pem" % (_layout.BUNDLE_PREFIX, hashlib.sha256(merged).hexdigest()[:32])
         bundles[var] = (name, merged)
+    problems.extend(_sources.chain_problems(sources.certs, chain_bases))
     return bundles, inputs, problems, resolved
 
 
@@ -223,8 +222,12 @@ def write(
     bundles: dict[str, tuple[str, bytes]],
     fingerprints: list[tuple[str, str]],
     dirs: list[tuple[str, bool]],
+    mark: bool = False,
 ) -> tuple[dict[str, str], str | None]:
     """Write bundles and state to the first usable directory.
+
+    ``mark``: the directories are this environment's own cache directories,
+    so record the environment in them (``_cache.mark_environment``).
 
     Returns ({VAR: bundle path}, a note if a fallback was used or all failed).
     """
@@ -232,6 +235,8 @@ def write(
     for directory, _fallback in dirs:
         try:
             _cache.ensure_private_dir(directory)
+            if mark:
+                _cache.mark_environment(directory)
             exports = {}
             for var, (name, data) in bundles.items():
                 path = _cache.write_if_changed(directory, name, data, 0o644)
@@ -276,7 +281,9 @@ def rebuild(
     """The hook's slow path: build, write, report at most one line."""
     bundles, fingerprints, problems = build_fingerprinted(bases, certs_env, check_chain)
     dirs = _cache.writable_dirs()
-    exports, note = write(config, reason, bundles, fingerprints, dirs)
+    exports, note = write(config, reason, bundles, fingerprints, dirs, mark=True)
+    # A rebuild is rare: the moment to remove what deleted environments left.
+    _cache.prune_environments()
     problem = _cache.primary_problem()
     if problem and exports and note is None:
         where = os.path.dirname(next(iter(exports.values())))

@@ -33,6 +33,7 @@ __all__ = [
     "read_file",
     "check",
     "chain_problems",
+    "chain_problems_of_files",
     "strict_problems",
     "describe",
     "SUFFIXES",
@@ -336,29 +337,58 @@ def strict_problems(path: str, info: CertInfo) -> list[Problem]:
     ]
 
 
-def chain_problems(certs: list[CompanyCert], base_ders: bytes, base_name: str) -> list[Problem]:
-    """Warn about company certificates whose issuer nobody has.
+def chain_problems(certs: list[CompanyCert], bases: list[tuple[str, bytes, str]]) -> list[Problem]:
+    """Warn about company certificates whose issuer some target's base lacks.
 
-    ``base_ders`` is the concatenated DER of the base bundle: an issuer's
-    Name appears in it (as some certificate's subject) when the base has it.
-    A substring test, not a parse, because the hook's rebuild runs this.
+    ``bases`` holds, per active target, (its variable, the concatenated DER
+    of its base bundle, the bundle's name for people). An issuer's Name
+    appears in the DER (as some certificate's subject) when that base has
+    it: a substring test, not a parse, because the hook's rebuild runs this.
+    One warning per certificate names every variable whose base lacks it.
     """
     subjects = {c.info.subject_der for c in certs}
     problems = []
     for cert in certs:
         info = cert.info
-        if info.self_signed or info.issuer_der in subjects or info.issuer_der in base_ders:
+        if info.self_signed or info.issuer_der in subjects:
             continue
+        lacking = list(dict.fromkeys("%s (%s)" % (var, name) for var, ders, name in bases if info.issuer_der not in ders))
+        if not lacking:
+            continue
+        where = "the base bundle of %s" % lacking[0] if len(lacking) == 1 else (
+            "the base bundles of %s and %s" % (", ".join(lacking[:-1]), lacking[-1])
+        )
         problems.append(
             Problem(
                 "warning",
                 cert.path,
-                "%s: the issuer of %s, %r, is neither in the base bundle (%s) nor "
-                "among the company certificates, so clients still cannot reach a "
-                "root. Add the certificate of %r as a company certificate."
-                % (cert.path, describe(info), info.issuer, base_name, info.issuer),
+                "%s: the issuer of %s, %r, is neither in %s nor among the company "
+                "certificates, so clients still cannot reach a root. Add the "
+                "certificate of %r as a company certificate."
+                % (cert.path, describe(info), info.issuer, where, info.issuer),
                 "chain-incomplete",
                 info.fingerprint,
             )
         )
     return problems
+
+
+def chain_problems_of_files(
+    certs: list[CompanyCert], bases: list[tuple[str, list[str]]], extra_ders: bytes = b""
+) -> list[Problem]:
+    """``chain_problems`` for (variable, base files) pairs read from disk (status, check).
+
+    ``extra_ders`` joins every base (the OS store). A base that cannot be
+    read is left out: its own problem is reported elsewhere.
+    """
+    checked = []
+    for var, paths in bases:
+        try:
+            ders = b""
+            for base_path in paths:
+                with open(base_path, "rb") as f:
+                    ders += b"".join(b.cert_der for b in iter_blocks(f.read()))
+        except OSError:
+            continue
+        checked.append((var, ders + extra_ders, " + ".join(paths)))
+    return chain_problems(certs, checked)

@@ -28,7 +28,16 @@ loop::
     P	<directory>              lstat(): a safe directory (a bundle's, if not the cache's)
     Z
 
-``Z`` ends both: a file cut at a line boundary would otherwise parse and
+``environment`` marks a per-environment cache directory as ours: the
+general path writes it (``0600``) into every directory it writes bundles
+to, and only a directory with a safe marker whose prefix maps to the
+directory's own name is ever removed as dead (``_cache.prune_environments``)::
+
+    cert-session-environment 1
+    P	<sys.prefix of the environment>
+    Z
+
+``Z`` ends all three: a file cut at a line boundary would otherwise parse and
 silently drop lines.
 """
 
@@ -53,6 +62,9 @@ __all__ = [
     "fast_name",
     "fast_text",
     "read_file",
+    "ENV_MARKER",
+    "env_marker_text",
+    "parse_env_marker",
 ]
 
 STATE_MAGIC = "cert-session-state 2"
@@ -80,6 +92,8 @@ FAST_KEY_VARS = (
     "SSL_CERT_DIR",
 )
 MAX_STATE_SIZE = 1 << 16
+ENV_MAGIC = "cert-session-environment 1"
+ENV_MARKER = "environment"  # the marker's file name in each environment's cache directory
 
 TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
 if TYPE_CHECKING:
@@ -232,3 +246,17 @@ def _encode(lines: list[str], max_tabs: int) -> bytes:
     if text.count("\n") != len(lines) or any(line.count("\t") > max_tabs for line in lines[1:]):
         raise ValueError("a path or variable contains a tab or newline; not caching")
     return text.encode("utf-8", "surrogateescape")
+
+
+def env_marker_text(prefix: str) -> bytes:
+    """The marker of the environment at ``prefix``."""
+    return _encode([ENV_MAGIC, "P\t" + prefix, "Z"], 1)
+
+
+def parse_env_marker(data: bytes) -> str | None:
+    """The prefix a marker records, or None if it is not one of ours."""
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
+    if len(lines) != 4 or lines[0] != ENV_MAGIC or lines[2:] != ["Z", ""] or not lines[1].startswith("P\t"):
+        return None
+    prefix = lines[1][2:]
+    return prefix if prefix and "\t" not in prefix else None

@@ -238,7 +238,7 @@ def collect() -> dict[str, Any]:
     store_blocks = os_store.pop("_blocks")
 
     target_rows = []
-    chain_base = None
+    chain_bases: list[tuple[str, list[str]]] = []  # (variable, base files) of each target to check
     for target in targets:
         spec = _config.base_spec(target, origs)
         var = _config.TARGETS[target]
@@ -248,8 +248,8 @@ def collect() -> dict[str, Any]:
         # the one requests and pip use in-process (what `cert-session env` prints).
         bundle = value if exported else bundles.get(var)
         base = _base_row(target, spec, origs)
-        if chain_base is None and target != "node" and base["path"]:
-            chain_base = base
+        if target != "node" and base["path"]:
+            chain_bases.append((var, base["paths"]))
         if base["problem"] and sources.certs and not store_blocks:
             # Otherwise this target silently exports nothing (Windows, python.org
             # macOS builds before "Install Certificates.command": no OpenSSL CA file).
@@ -270,18 +270,7 @@ def collect() -> dict[str, Any]:
                 "rebuilt": _rebuilt(bundle),
             }
         )
-    if chain_base is not None:
-        from . import _pem
-
-        try:
-            ders = b""
-            for base_path in chain_base["paths"]:
-                with open(base_path, "rb") as f:
-                    ders += b"".join(b.cert_der for b in _pem.iter_blocks(f.read()))
-            ders += b"".join(b.cert_der for b in store_blocks)
-            problems.extend(_sources.chain_problems(sources.certs, ders, chain_base["path"]))
-        except OSError:
-            pass
+    problems.extend(_sources.chain_problems_of_files(sources.certs, chain_bases, b"".join(b.cert_der for b in store_blocks)))
 
     if inactive is not None:
         active, reason = False, inactive
@@ -293,9 +282,14 @@ def collect() -> dict[str, Any]:
             "CERT_SESSION_CERTS names none, or every one was rejected; see below)" % _layout.HERE
         )
     elif not export and any(row["bundle"] for row in target_rows):
+        # Only requests and pip use a bundle in-process (through the verify
+        # guard); the other targets' clients read their variable, which is not set.
+        in_process = [str(r["variable"]) for r in target_rows if r["bundle"] and r["target"] == "requests"]
         active, reason = True, (
             "CERT_SESSION_EXPORT=0: nothing exported; requests and pip here use the %s bundle in-process"
-            % ", ".join(str(r["variable"]) for r in target_rows if r["bundle"])
+            % ", ".join(in_process)
+            if in_process
+            else "CERT_SESSION_EXPORT=0: nothing exported, and requests is not a target"
         )
     elif not any(row["exported"] for row in target_rows):
         active, reason = False, "no target variable was exported; see the problems above"

@@ -201,3 +201,27 @@ def pip_venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.Tem
 def newest_pip_venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
     """The same with the newest pip (which verifies through truststore by default)."""
     return _pip_venv(wheelhouse, project_wheel, tmp_path_factory, newest_pip=True)
+
+
+class CompanyWheel:
+    def __init__(self, wheel: Path, bootstrap: Path, output: str) -> None:
+        self.wheel = wheel
+        self.bootstrap = bootstrap  # <name>-bootstrap.pem beside it
+        self.output = output  # what `cert-session package` printed
+
+
+@pytest.fixture(scope="session")
+def acme(installed: Venv, world: World, tmp_path_factory: pytest.TempPathFactory) -> CompanyWheel:
+    """`cert-session package --name acme-certs --cert Issuer.crt`, defaults only, by the installed CLI."""
+    from tests.helpers.env import run
+
+    work = tmp_path_factory.mktemp("acme")
+    issuer = work / "Issuer.crt"
+    issuer.write_bytes(world.company.intermediate_pem.read_bytes())
+    out = work / "dist"
+    proc = run(
+        [installed.script("cert-session"), "package", "--name", "acme-certs", "--cert", str(issuer), "-o", str(out)],
+        clean_env(work / "home"),
+    )
+    (wheel,) = out.glob("*.whl")
+    return CompanyWheel(wheel, out / "acme-certs-bootstrap.pem", proc.stdout)

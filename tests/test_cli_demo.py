@@ -22,7 +22,8 @@ def test_demo_fails_twice_then_succeeds_through_the_hook_and_cleans_up(
     assert steps[0] == "FAIL unable to get local issuer certificate"  # public bundle alone
     assert steps[1].startswith("FAIL ")  # intermediate alone
     assert steps[2] == "OK"  # public bundle + the hook adding the intermediate
-    assert len(steps) == 3
+    assert steps[3] == "OK"  # urllib: the ssl target, on by default
+    assert len(steps) == 4
     (work,) = re.findall(r"^Working in (\S+) \(removed at the end\)", out, re.M)
     assert not Path(work).exists()
 

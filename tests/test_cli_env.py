@@ -163,7 +163,7 @@ def test_env_says_when_there_is_nothing_to_export(bare_venv_env: tuple[Venv, dic
     venv, env = bare_venv_env
     proc = subprocess.run([venv.script("cert-session"), "env", "--shell", "bash"], env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
-    assert proc.stdout == "export CERT_SESSION_TARGETS='requests'\n"
+    assert proc.stdout == "export CERT_SESSION_TARGETS='requests,ssl'\n"  # the default targets
     assert proc.stderr == "cert-session: nothing to export: no usable company certificate here; `cert-session status` says why\n"
 
 

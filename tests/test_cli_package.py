@@ -112,17 +112,17 @@ def test_package_from_installed_copy_with_crlf_line_ends_sets_targets_and_writes
     sources = [venv.site_packages / "cert_session_hook.py", *(venv.site_packages / "cert_session").rglob("*.py")]
     for path in sources:
         path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
-    assert any(b'\nDEFAULT_TARGETS = "requests"\r\n' in p.read_bytes() for p in sources)
+    assert any(b'\nDEFAULT_TARGETS = "requests,ssl"\r\n' in p.read_bytes() for p in sources)
 
     out = tmp_path / "dist"
     proc = run([venv.script("cert-session"), "package", "--name", NAME, "--cert", str(world.company.intermediate_pem),
-                "--targets", "requests,ssl", "-o", str(out)], env, check=False)
+                "--targets", "requests,node", "-o", str(out)], env, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (wheel,) = out.glob("*.whl")
     with zipfile.ZipFile(wheel) as zf:
         packed = {n: zf.read(n) for n in zf.namelist() if n.endswith(".py")}
-    assert [n for n, b in packed.items() if b'\nDEFAULT_TARGETS = "requests,ssl"\n' in b]  # the line --targets rewrites
-    assert not [n for n, b in packed.items() if b'DEFAULT_TARGETS = "requests"' in b]
+    assert [n for n, b in packed.items() if b'\nDEFAULT_TARGETS = "requests,node"\n' in b]  # the line --targets rewrites
+    assert not [n for n, b in packed.items() if b'DEFAULT_TARGETS = "requests,ssl"' in b]
     assert [n for n, b in packed.items() if b"\r\n" in b] == []
 
 

@@ -48,7 +48,12 @@ def test_status_json_reports_hook_target_bundle_cache_and_certificate_field_by_f
     world: World, base_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     issuer = world.company.intermediate_pem
-    cache = isolate(monkeypatch, tmp_path, REQUESTS_CA_BUNDLE=str(base_bundle), CERT_SESSION_CERTS=str(issuer))
+    # The requests row field by field; the default pair of targets is
+    # test_status_with_default_targets_shows_both_and_names_the_base_lacking_the_root.
+    cache = isolate(
+        monkeypatch, tmp_path, REQUESTS_CA_BUNDLE=str(base_bundle), CERT_SESSION_CERTS=str(issuer),
+        CERT_SESSION_TARGETS="requests",
+    )
     started = time.time()
     code, data = status_json(capsys)
 
@@ -170,7 +175,11 @@ def test_status_flags_each_bad_certificate_naming_file_certificate_and_exit_code
     certs = tmp_path / "certs"
     certs.mkdir()
     path, phrase = build(world, certs)
-    isolate(monkeypatch, tmp_path, REQUESTS_CA_BUNDLE=str(base_bundle), CERT_SESSION_CERTS=str(path))
+    # Both default targets' bases hold the company root: the only problems are the case's own.
+    isolate(
+        monkeypatch, tmp_path, REQUESTS_CA_BUNDLE=str(base_bundle), SSL_CERT_FILE=str(base_bundle),
+        CERT_SESSION_CERTS=str(path),
+    )
     code, data = status_json(capsys)
 
     assert code == exit_code and data["ok"] is (exit_code == 0)
@@ -278,7 +287,7 @@ def test_status_reports_hook_active_after_pip_install_user(
 
     proc = run([python, "-m", "cert_session", "status", "--json"], env, check=False)
     hook = json.loads(proc.stdout)["hook"]
-    assert hook["active"] is True and hook["reason"] == "exporting REQUESTS_CA_BUNDLE", hook
+    assert hook["active"] is True and hook["reason"] == "exporting REQUESTS_CA_BUNDLE, SSL_CERT_FILE", hook
     assert hook["installed"] is True and hook["pth"] == [str(user_site / "cert_session_hook.pth")]
 
     # Control: the same files, importable, but user site-packages switched off: the .pth never ran.
@@ -349,11 +358,13 @@ def test_status_with_export_off_names_the_bundle_requests_uses_in_process_and_ex
         CERT_SESSION_CERTS=str(world.company.intermediate_pem),
         CERT_SESSION_EXPORT="0",
         REQUESTS_CA_BUNDLE=str(base),
+        SSL_CERT_FILE=str(base),  # the ssl target's base holds the root too: no chain warning
     )
     code, out, _ = run_main(capsys, "status")
     assert code == 0, out
     assert os.environ["REQUESTS_CA_BUNDLE"] == str(base)  # the preset, untouched
-    assert "CERT_SESSION_ORIG_REQUESTS_CA_BUNDLE" not in os.environ
+    assert os.environ["SSL_CERT_FILE"] == str(base)
+    assert "CERT_SESSION_ORIG_REQUESTS_CA_BUNDLE" not in os.environ and "CERT_SESSION_ORIG_SSL_CERT_FILE" not in os.environ
     lines = out.splitlines()
     assert lines[1] == (
         "hook: active: CERT_SESSION_EXPORT=0: nothing exported; requests and pip here use the "
@@ -378,4 +389,34 @@ def test_status_leads_with_a_missing_issuer(
     _, out, _ = run_main(capsys, "status")
     third = out.splitlines()[2]
     assert third.startswith("WARNING: %s: the issuer of " % world.company.intermediate_pem), out
-    assert "is neither in the base bundle (%s)" % base in third
+    assert "is neither in the base bundle" in third and "REQUESTS_CA_BUNDLE (%s)" % base in third
+
+
+def test_status_and_check_name_the_ssl_cert_file_base_that_lacks_the_company_root(
+    world: World, base_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #19: every active target's base is checked, and the warning names the variable at fault."""
+    lacking = tmp_path / "system-without-the-company-root.pem"
+    lacking.write_bytes(world.private.root_pem.read_bytes())
+    isolate(
+        monkeypatch, tmp_path, REQUESTS_CA_BUNDLE=str(base_bundle), SSL_CERT_FILE=str(lacking),
+        CERT_SESSION_CERTS=str(world.company.intermediate_pem),
+    )
+    code, data = status_json(capsys)
+    assert code == 0 and data["hook"]["targets"] == ["requests", "ssl"]  # the default targets
+    assert data["hook"]["reason"] == "exporting REQUESTS_CA_BUNDLE, SSL_CERT_FILE"
+    (problem,) = data["problems"]
+    assert problem["code"] == "chain-incomplete" and problem["path"] == str(world.company.intermediate_pem)
+    assert "is neither in the base bundle of SSL_CERT_FILE (%s) nor among" % lacking in problem["message"]
+    assert "REQUESTS_CA_BUNDLE" not in problem["message"]  # that base has the root
+
+    code, out, _ = run_main(capsys, "check", world.urls["company"])
+    assert code == 0, out  # requests' merged bundle completes the chain ...
+    first = out.splitlines()[0]  # ... and the base that does not leads the output
+    assert first.startswith("WARNING: ") and "the base bundle of SSL_CERT_FILE (%s)" % lacking in first, out
+
+    # Control: the same with SSL_CERT_FILE holding the company root says nothing.
+    monkeypatch.setenv("SSL_CERT_FILE", str(base_bundle))
+    monkeypatch.delenv("CERT_SESSION_ORIG_SSL_CERT_FILE", raising=False)
+    code, data = status_json(capsys)
+    assert code == 0 and data["problems"] == [], data["problems"]

@@ -28,6 +28,7 @@ from tests.helpers.faults import (
     assert_quiet,
     nobody_env,
     public_venv,
+    requests_bundle,
     snapshot,
 )
 from tests.helpers.pki import der_of
@@ -80,8 +81,7 @@ class Ctx:
         proc = self.start("-c", "pass")
         assert proc.returncode == 0 and proc.stderr == "", proc.stderr
         (state,) = Path(self.env["CERT_SESSION_CACHE_DIR"]).glob("*/state-*")
-        (bundle,) = state.parent.glob("cert-session-*.pem")
-        return state, bundle
+        return state, requests_bundle(state)
 
     def file(self, name: str, data: bytes) -> Path:
         path = self.tmp / "user" / name
@@ -182,7 +182,8 @@ def relative_paths(ctx: Ctx) -> None:
 
 def nothing_in_working_directory(ctx: Ctx) -> None:
     assert not Path(ctx.cwd, "relative-cache").exists() and not Path(ctx.cwd, "relative-tmp").exists()
-    assert len(list(Path(ctx.env["HOME"], ".cache").glob("cert-session/*/cert-session-*.pem"))) == 1  # the default place
+    bundles = list(Path(ctx.env["HOME"], ".cache").glob("cert-session/*/cert-session-*.pem"))
+    assert len(bundles) == 2 and len({b.parent for b in bundles}) == 1  # the default place; requests and ssl
 
 
 def xdg_is_file(ctx: Ctx) -> None:

@@ -89,7 +89,7 @@ def test_python_dash_S_skips_the_hook_and_activate_turns_it_on(installed: Venv, 
         "import requests; print(requests.get(sys.argv[1], timeout=20).status_code)" % sp
     )
     proc = installed.run(env, "-S", "-c", code, world.urls["company"])
-    assert proc.stdout.splitlines() == ["<unset>", "['REQUESTS_CA_BUNDLE']", "200"], proc.stdout + proc.stderr
+    assert proc.stdout.splitlines() == ["<unset>", "['REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE']", "200"], proc.stdout + proc.stderr
 
 
 def test_where_returns_the_merged_bundle(installed: Venv, tmp_path: Path) -> None:

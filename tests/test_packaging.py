@@ -29,6 +29,17 @@ def test_wheel_puts_startup_files_at_the_root_and_ships_company_certs(project_wh
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
 
 
+def test_wheel_carries_the_mit_license_in_its_dist_info(project_wheel: Path) -> None:
+    with zipfile.ZipFile(project_wheel) as zf:
+        (name,) = [n for n in zf.namelist() if n.endswith("LICENSE")]
+        assert name.startswith("cert_session_company-") and ".dist-info/" in name
+        text = zf.read(name).decode()
+        metadata = zf.read(name.split(".dist-info/")[0] + ".dist-info/METADATA").decode()
+    assert text == (REPO / "LICENSE").read_text()
+    assert text.startswith("MIT License\n") and "Copyright (c) 2026 cert-session contributors" in text
+    assert "License-File: LICENSE" in metadata
+
+
 def test_repository_ships_no_company_certificate() -> None:
     shipped = [p for p in (REPO / "cert_session" / "certs").iterdir() if p.suffix.lower() in (".pem", ".crt", ".cer")]
     assert shipped == []

@@ -42,8 +42,10 @@ def bundles_in(cache: Path) -> list[Path]:
 def test_steady_state_hook_imports_only_itself_and_prints_nothing(installed: Venv, tmp_path: Path) -> None:
     env = clean_env(tmp_path / "home")
     cache = Path(env["CERT_SESSION_CACHE_DIR"])
-    installed.run(env, "-c", "pass")  # builds the bundle and the state file
-    (bundle,) = bundles_in(cache)
+    installed.run(env, "-c", "pass")  # builds the bundles (requests, ssl) and the state file
+    show = "import os; print(os.environ['REQUESTS_CA_BUNDLE']); print(os.environ['SSL_CERT_FILE'])"
+    bundle, ssl_bundle = installed.run(env, "-c", show).stdout.split()
+    assert sorted([Path(bundle), Path(ssl_bundle)]) == bundles_in(cache)  # the default targets: requests, ssl
     built = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
     # The same interpreter with no package at all (the .pth is a plain import
     # line now, so CERT_SESSION_DISABLE still loads the hook module).
@@ -69,7 +71,8 @@ def test_steady_state_hook_imports_only_itself_and_prints_nothing(installed: Ven
 
 
 def test_rebuild_for_requests_imports_neither_ssl_nor_certifi(installed: Venv, tmp_path: Path) -> None:
-    env = clean_env(tmp_path / "home")
+    # The requests target alone: the ssl target (on by default) needs OpenSSL's default paths (_ssl).
+    env = clean_env(tmp_path / "home", CERT_SESSION_TARGETS="requests")
     cache = Path(env["CERT_SESSION_CACHE_DIR"])
     assert bundles_in(cache) == []  # a fresh cache: this start must rebuild
 
@@ -83,10 +86,17 @@ def test_rebuild_for_requests_imports_neither_ssl_nor_certifi(installed: Venv, t
     # certifi's cacert.pem is found with find_spec, not by importing certifi.
     assert {"ssl", "_ssl", "certifi", "importlib.resources"} & modules == set()
 
+    # With the default targets the rebuild asks _ssl for OpenSSL's default file, and no more.
+    default = clean_env(tmp_path / "home-default")
+    proc = installed.run(default, "-X", "importtime", "-c", SHOW_BUNDLE)
+    modules, other = imported_modules(proc.stderr)
+    assert other == [] and "_cert_session._rebuild" in modules and "_ssl" in modules
+    assert {"ssl", "certifi", "importlib.resources"} & modules == set()
+
 
 def test_rebuild_after_company_certificate_change_stays_free_of_ssl(installed: Venv, tmp_path: Path) -> None:
-    # The second kind of rebuild: an input changed under an existing state file.
-    env = clean_env(tmp_path / "home")
+    # The second kind of rebuild: an input changed under an existing state file (requests target only, as above).
+    env = clean_env(tmp_path / "home", CERT_SESSION_TARGETS="requests")
     installed.run(env, "-c", "pass")
     (certs_dir,) = installed.site_packages.glob("cert_session/certs")
     (company,) = [p for p in certs_dir.iterdir() if p.suffix in (".pem", ".crt", ".cer")]

@@ -131,8 +131,9 @@ def test_ssl_target_makes_urllib_and_httpx_trust_company_chain_keeping_openssl_r
     expected = ders(default_file) | ders(certifi_file) | ders(world.company.intermediate_pem) | ders(world.company.root_pem)
     assert ders(bundle) == expected
 
-    # The same company certificates without the ssl target: urllib is untouched.
-    off = clean_env(tmp_path / "home", CERT_SESSION_CERTS=str(world.company.root_pem))
+    # The same company certificates without the ssl target (CERT_SESSION_TARGETS=requests,
+    # the behaviour before it became a default target): urllib is untouched.
+    off = clean_env(tmp_path / "home", CERT_SESSION_CERTS=str(world.company.root_pem), CERT_SESSION_TARGETS="requests")
     proc = httpx_venv.run(off, "-c", CLIENTS, url)
     assert proc.stdout.splitlines() == ["urllib SSLCertVerificationError | httpx CERTIFICATE_VERIFY_FAILED", ""]
 
@@ -143,7 +144,7 @@ def test_ssl_target_without_preset_keeps_certifi_only_root_for_httpx_and_every_o
     # The newroot site's root is in this certifi and not in OpenSSL's default
     # file: httpx reached it before the ssl target was turned on.
     newroot = world.urls["newroot"]
-    before = clean_env(tmp_path / "home")
+    before = clean_env(tmp_path / "home", CERT_SESSION_TARGETS="requests")  # the ssl target off
     proc = httpx_venv.run(before, "-c", CLIENTS, newroot)
     assert proc.stdout.splitlines() == ["urllib SSLCertVerificationError | httpx OK", ""], proc.stdout + proc.stderr
 
@@ -174,7 +175,7 @@ def test_ssl_target_appends_to_preset_ssl_cert_file_and_leaves_it_byte_identical
     assert ders(bundle) == ders(system_bundle) | ders(world.company.intermediate_pem)
     assert system_bundle.read_bytes() == before
 
-    off = clean_env(tmp_path / "home", SSL_CERT_FILE=str(system_bundle))  # default targets: requests
+    off = clean_env(tmp_path / "home", SSL_CERT_FILE=str(system_bundle), CERT_SESSION_TARGETS="requests")  # no ssl target
     proc = httpx_venv.run(off, "-c", CLIENTS, url)
     assert proc.stdout.splitlines() == [
         "urllib SSLCertVerificationError | httpx CERTIFICATE_VERIFY_FAILED",
@@ -227,7 +228,7 @@ def test_curl_git_and_aws_targets_append_to_their_preset_bundles(
         assert ders(bundle) == ders(system_bundle) | ders(world.company.intermediate_pem)
     assert system_bundle.read_bytes() == before
 
-    off = clean_env(tmp_path / "home", GIT_TERMINAL_PROMPT="0", **presets)  # default targets: requests
+    off = clean_env(tmp_path / "home", GIT_TERMINAL_PROMPT="0", **presets)  # default targets: requests,ssl
     proc = installed.run(off, "-c", RUN_CURL_GIT, url)
     lines = proc.stdout.splitlines()
     # curl (OpenSSL) and Debian's git (GnuTLS) word it differently.

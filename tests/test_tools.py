@@ -70,7 +70,7 @@ def test_uv_pip_install_from_index_behind_company_chain_with_ssl_target(
     assert proc.stdout.startswith("exit 0"), proc.stdout + proc.stderr
     assert list(target.site_packages.glob("demo_pkg/__init__.py"))
 
-    off = tool_env(tmp_path / "home", tools)  # default targets: requests only
+    off = tool_env(tmp_path / "home", tools, CERT_SESSION_TARGETS="requests")  # without the ssl target
     other = make_venv(tmp_path / "other")
     proc = tools.run(off, "-c", RUN, *[other.python if a == target.python else a for a in argv])
     assert proc.stdout.startswith("exit 1") or proc.stdout.startswith("exit 2"), proc.stdout + proc.stderr
@@ -131,6 +131,6 @@ def test_huggingface_hub_session_trusts_company_chain_with_ssl_target(tools: Ven
     env = tool_env(tmp_path / "home", tools, CERT_SESSION_TARGETS="requests,ssl", HF_HUB_OFFLINE=None)
     proc = tools.run(env, "-c", HF_GET, url)
     assert proc.stdout == "OK 200\n", proc.stdout + proc.stderr
-    off = tool_env(tmp_path / "home", tools)
+    off = tool_env(tmp_path / "home", tools, CERT_SESSION_TARGETS="requests")  # without the ssl target
     proc = tools.run(off, "-c", HF_GET, url)
     assert proc.stdout == "FAILED CERTIFICATE_VERIFY_FAILED\n", proc.stdout + proc.stderr

@@ -47,7 +47,19 @@ print(" ".join(out))
 """
 
 # Names of files the hook may write; anything else must never change.
-_OUR_NAMES = ("state-", "fast-", "cert-session-", ".tmp-")
+_OUR_NAMES = ("state-", "fast-", "cert-session-", ".tmp-", "environment")
+
+
+def requests_bundle(state: Path) -> Path:
+    """The REQUESTS_CA_BUNDLE bundle a state names: the one PROBE's requests.get reads.
+
+    With the default targets (requests,ssl) the ssl target's bundle is beside it.
+    """
+    (bundle,) = [
+        Path(f[2]) for f in (line.split("\t") for line in state.read_text().splitlines())
+        if f[0] == "E" and f[1] == "REQUESTS_CA_BUNDLE"
+    ]
+    return bundle
 
 
 def as_nobody(argv: list[str]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import socket
 import ssl
 import threading
 from pathlib import Path
@@ -84,3 +85,64 @@ def running(server: http.server.ThreadingHTTPServer) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def tls_proxy(leaf_pem: Path, leaf_key: Path, upstream: tuple[str, int]) -> Iterator[str]:
+    """A loopback TLS front for a plain HTTP server (a company index behind the company chain).
+
+    Each connection's handshake sends the leaf alone; the bytes inside go to
+    ``upstream`` unchanged. Yields ``https://127.0.0.1:PORT/``.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(leaf_pem), str(leaf_key))
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def serve(raw: socket.socket) -> None:
+        with contextlib.ExitStack() as stack:
+            stack.callback(raw.close)
+            try:
+                raw.settimeout(60)
+                tls = ctx.wrap_socket(raw, server_side=True)
+                stack.callback(tls.close)
+                back = socket.create_connection(upstream, timeout=60)
+                stack.callback(back.close)
+            except OSError:  # the client refused our chain, or upstream is gone: what a client sees
+                return
+            other = threading.Thread(target=pipe, args=(back, tls), daemon=True)
+            other.start()
+            pipe(tls, back)
+            other.join(60)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=serve, args=(raw,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield "https://127.0.0.1:%d/" % listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
