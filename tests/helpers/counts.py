@@ -50,19 +50,19 @@ def problem(tool: str = "valgrind") -> str | None:
     return None
 
 
+def _run(tool: list[str], argv: list[str], env: dict[str, str], cwd: str | None) -> None:
+    proc = subprocess.run(
+        [*tool, *argv], env=dict(env, **COUNT_ENV), cwd=cwd or env.get("HOME"), capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise RuntimeError("%s run failed (%d): %s\n%s" % (tool[0], proc.returncode, argv, proc.stderr[-3000:]))
+
+
 def instructions(argv: list[str], env: dict[str, str], cwd: str | None = None) -> list[int]:
     """Instructions executed by ``argv`` under callgrind, per stretch between ``os.getppid()`` marks."""
     with tempfile.TemporaryDirectory(prefix="callgrind-") as tmp:
         out = os.path.join(tmp, "cg")
-        proc = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--dump-before=" + MARK, "--callgrind-out-file=" + out, *argv],
-            env=dict(env, **COUNT_ENV),
-            cwd=cwd or env.get("HOME"),
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError("callgrind run failed (%d): %s\n%s" % (proc.returncode, argv, proc.stderr[-3000:]))
+        _run(["valgrind", "--tool=callgrind", "--dump-before=" + MARK, "--callgrind-out-file=" + out], argv, env, cwd)
         parts = {}
         for path in Path(tmp).iterdir():
             text = path.read_text(errors="replace")
@@ -78,15 +78,7 @@ def syscalls(argv: list[str], env: dict[str, str], cwd: str | None = None) -> li
     """System calls made by ``argv`` (its main thread, under strace), per stretch between ``os.getppid()`` marks."""
     with tempfile.TemporaryDirectory(prefix="strace-") as tmp:
         out = os.path.join(tmp, "trace")
-        proc = subprocess.run(
-            ["strace", "-o", out, *argv],
-            env=dict(env, **COUNT_ENV),
-            cwd=cwd or env.get("HOME"),
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError("strace run failed (%d): %s\n%s" % (proc.returncode, argv, proc.stderr[-3000:]))
+        _run(["strace", "-o", out], argv, env, cwd)
         counts = [0]
         for line in Path(out).read_text(errors="replace").splitlines():
             name = re.match(r"(\w+)\(", line)
