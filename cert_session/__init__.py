@@ -41,6 +41,13 @@ def activate() -> dict[str, str]:
 
 
 def __getattr__(name: str) -> Any:
+    # _defaults on first use: the verify guard imports this package inside
+    # `import requests`, where one more module costs about 0.4 million
+    # instructions (issue #18).
+    if name == "__version__":
+        from ._defaults import __version__
+
+        return __version__
     # requests is imported only when Session is used.
     if name == "Session":
         from .session import Session

@@ -30,6 +30,7 @@ __all__ = [
     "private_temp_dir",
     "remove_tree",
     "load_fresh_state",
+    "fresh_state",
     "fast_dir",
     "Environment",
     "mark_environment",
@@ -255,6 +256,16 @@ def remove_tree(path: str) -> None:
 
 def load_fresh_state(config: str) -> tuple[dict[str, str] | None, str]:
     """(exports, "") of the first fresh state for ``config``, else (None, why)."""
+    exports, why, _ = fresh_state(config)
+    return exports, why
+
+
+def fresh_state(config: str) -> tuple[dict[str, str] | None, str, tuple[str, _state.State] | None]:
+    """``load_fresh_state``, plus (directory, state) of the fresh state it read.
+
+    The general path writes the fast state from that same reading: reading the
+    file a second time cost an open, fstat, read and close per start (issue #18).
+    """
     name = _state.state_name(config)
     why = "no state yet"
     for directory in candidate_dirs():
@@ -271,9 +282,9 @@ def load_fresh_state(config: str) -> tuple[dict[str, str] | None, str]:
         exports, changed = _state.check_state(directory, state)
         if exports is not None:
             _log.debug("steady state from %s" % directory)
-            return exports, ""
+            return exports, "", (directory, state)
         why = changed
-    return None, why
+    return None, why, None
 
 
 # -- one directory per environment: mark, list, remove the dead ones -----------

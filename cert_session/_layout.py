@@ -9,10 +9,14 @@ tests/test_startup_fast_path.py pins the copies to these.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
-from ._platform import CURRENT
+# ``_platform`` is imported by the functions that need it, not here: the
+# verify guard imports this module at ``import requests`` for ``is_ours`` and
+# ``stat_fingerprint``, and _platform would cost it 1.1 million instructions
+# there (issue #18).
 
 __all__ = [
     "HERE",
@@ -26,6 +30,7 @@ __all__ = [
     "env_key",
     "fingerprint",
     "stat_fingerprint",
+    "stat_key",
     "user_cache_dir",
     "fallback_cache_dir",
 ]
@@ -40,6 +45,9 @@ DEFAULTS_FILE = os.path.join(PACKAGE_DIR, "_defaults.py")
 BUNDLE_PREFIX = "cert-session-"
 
 
+# Memoized: the verify guard and the preload ask it of the same few paths at
+# every request (about 1,500 instructions a call; a hit costs a dict look-up).
+@functools.lru_cache(maxsize=256)
 def is_ours(value: str) -> bool:
     """True for a path to one of our bundles (cert-session-<32 hex>.pem)."""
     name = os.path.basename(value)
@@ -76,6 +84,12 @@ def stat_fingerprint(st: os.stat_result) -> str:
     return "%d:%d:%d:%d:%d" % (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
+def stat_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """``stat_fingerprint``'s fields as a tuple: the same identity, compared without formatting
+    (for what runs at every request)."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+
+
 def fingerprint(path: str) -> str:
     """Cheap identity of a file's content: stat only, never a read. "-" if missing.
 
@@ -83,6 +97,8 @@ def fingerprint(path: str) -> str:
     their last-write time stands in for the stat.
     """
     if path.startswith("registry:"):
+        from ._platform import CURRENT
+
         return CURRENT.registry_fingerprint(path)
     try:
         return stat_fingerprint(os.stat(path))
@@ -91,8 +107,12 @@ def fingerprint(path: str) -> str:
 
 
 def user_cache_dir() -> str | None:
+    from ._platform import CURRENT
+
     return CURRENT.user_cache_dir(os.environ)
 
 
 def fallback_cache_dir() -> str:
+    from ._platform import CURRENT
+
     return CURRENT.fallback_dir(os.environ)

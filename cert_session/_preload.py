@@ -54,7 +54,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from types import ModuleType
-from typing import Any, Callable, Iterable, Optional, Tuple
+from typing import Any, Callable, Iterable, Tuple
 
 from . import _layout, _log
 
@@ -74,7 +74,7 @@ _METHODS = (
 # What requests' own init_poolmanager puts into PoolManager.connection_pool_kw.
 _PLAIN_POOL_KW = frozenset(("maxsize", "block"))
 
-_Key = Tuple[str, str, str, Optional[str]]
+_Key = Tuple[str, str, Tuple[int, int, int, int, int], str]
 _lock = threading.Lock()
 _contexts: OrderedDict[_Key, ssl.SSLContext] = OrderedDict()
 _paths: weakref.WeakKeyDictionary[ssl.SSLContext, str] = weakref.WeakKeyDictionary()
@@ -82,7 +82,7 @@ _paths: weakref.WeakKeyDictionary[ssl.SSLContext, str] = weakref.WeakKeyDictiona
 
 def enabled() -> bool:
     """False when ``CERT_SESSION_PRELOAD=0``; read at every request."""
-    return os.environ.get("CERT_SESSION_PRELOAD", "") != "0"
+    return _log.getenv("CERT_SESSION_PRELOAD") != "0"
 
 
 def cached_contexts() -> int:
@@ -119,8 +119,9 @@ def install(sessions: ModuleType) -> bool:
         if cert is not None or not isinstance(verify, str) or not _layout.is_ours(verify) or not enabled():
             return None
         cls = type(adapter)
-        if any(getattr(cls, m, None) is not own[m] for m in _METHODS):
-            return None
+        for m in _METHODS:  # a loop, not any(<generator>): this runs at every request
+            if getattr(cls, m, None) is not own[m]:
+                return None
         manager: Any = getattr(adapter, "poolmanager", None)
         if type(manager) is not pool_manager_cls or not _PLAIN_POOL_KW.issuperset(manager.connection_pool_kw):
             return None
@@ -261,15 +262,15 @@ class _SharedContext(ssl.SSLContext):
         super().set_ciphers(*args, **kwargs)
 
 
-def _fingerprint(path: str) -> str | None:
-    """The bundle's stat identity (``_layout.stat_fingerprint``), or None unless it is a regular file."""
+def _fingerprint(path: str) -> tuple[int, int, int, int, int] | None:
+    """The bundle's stat identity (``_layout.stat_key``), or None unless it is a regular file."""
     try:
         st = os.stat(path)
     except OSError:
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return _layout.stat_fingerprint(st)
+    return _layout.stat_key(st)
 
 
 def _context(
@@ -279,7 +280,7 @@ def _context(
     before = _fingerprint(path)
     if before is None:
         return None
-    key: _Key = (urllib3, path, before, os.environ.get("SSLKEYLOGFILE"))
+    key: _Key = (urllib3, path, before, _log.getenv("SSLKEYLOGFILE"))
     with _lock:
         context = _contexts.get(key)
         if context is not None:

@@ -57,10 +57,11 @@ def activate(force: bool = False) -> dict[str, str]:
     key = _state.fast_key(environ)  # the raw environment, before we change it
     config, bases, certs_env, origs = _config.current_config()
     exports: dict[str, str] | None = None
+    found = None
     if force:
         last_reason = "asked for (cert-session rebuild)"
     else:
-        exports, last_reason = _cache.load_fresh_state(config)
+        exports, last_reason, found = _cache.fresh_state(config)
     if exports is None:
         _log.debug("rebuilding: %s" % last_reason)
         from . import _rebuild
@@ -70,7 +71,7 @@ def activate(force: bool = False) -> dict[str, str]:
     directory = _cache.fast_dir()
     if directory is not None and _config.cwd_independent():
         try:
-            _write_fast(directory, config, key, sets, unsets, exports)
+            _write_fast(directory, config, key, sets, unsets, exports, found)
         except (OSError, ValueError) as exc:
             _log.debug("no fast state for this environment (%s)" % exc)
     _done = (tuple(environ.get(v) for v in _config.WATCHED_ENV), exports)
@@ -133,17 +134,26 @@ def _write_fast(
     sets: list[tuple[str, str]],
     unsets: list[str],
     exports: dict[str, str],
+    fresh: tuple[str, _state.State] | None = None,
 ) -> None:
-    """Record what this start did, for the fast path to repeat while nothing changes."""
+    """Record what this start did, for the fast path to repeat while nothing changes.
+
+    ``fresh``: (directory, state) that ``_cache.fresh_state`` just read and
+    checked, so the state file is read once per start.
+    """
     bundle_paths = set(exports.values())
     # The state these exports came from (the bundles' directory), whose
     # inputs the fast path must watch; none (a private temp directory): no fast state.
     found = None
-    for candidate in [os.path.dirname(p) for p in sorted(bundle_paths)][:1] or list(_cache.candidate_dirs()):
-        state = _state.read_state(os.path.join(candidate, _state.state_name(config)))
-        if state is not None and state[0] == config and _cache.safe_dir(candidate):
-            found = state
-            break
+    first = [os.path.dirname(p) for p in sorted(bundle_paths)][:1]
+    if fresh is not None and (first == [fresh[0]] or not first):
+        found = fresh[1]
+    else:
+        for candidate in first or list(_cache.candidate_dirs()):
+            state = _state.read_state(os.path.join(candidate, _state.state_name(config)))
+            if state is not None and state[0] == config and _cache.safe_dir(candidate):
+                found = state
+                break
     if found is None:
         return
     inputs = [(_layout.DEFAULTS_FILE, _layout.fingerprint(_layout.DEFAULTS_FILE))]

@@ -5,19 +5,13 @@ requests lets ``REQUESTS_CA_BUNDLE`` beat ``Session.verify``
 variable, a tool that set ``session.verify = False`` for a dev server would
 get verification back, and one that set ``session.verify = "its.pem"`` (pip's
 ``cert``/``PIP_CERT``, twine, conda, poetry) would get our bundle instead of
-its own. This module replaces requests' resolution with one rule, in
-``Session.merge_environment_settings`` of requests and of pip's vendored copy:
-
-- default (``verify`` left alone at request and session level): the merged
-  bundle, also when ``trust_env`` is False (requests then ignores the
-  environment);
-- ``verify=False`` stays off: we never turn verification on or off;
-- ``verify=<file>``: that file plus the company certificates, built and cached
-  like the main bundle (the append rule of a preset ``REQUESTS_CA_BUNDLE``);
-- a directory, a missing file or anything else: what requests resolved.
+its own. This module replaces requests' resolution with one rule
+(``cert_session._verify_rule``), in ``Session.merge_environment_settings`` of
+requests and of pip's vendored copy.
 
 It also lets new connections reuse a CA context loaded once per bundle
-(``cert_session._preload``; ``CERT_SESSION_PRELOAD=0`` turns that off).
+(``cert_session._preload``, installed by the first connection, not at
+import; ``CERT_SESSION_PRELOAD=0`` turns that off).
 
 A finder on ``sys.meta_path`` (the start-up module ``cert_session_hook``
 itself in steady state, else ``cert_session._startup.GuardFinder``) imports
@@ -33,19 +27,24 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
 
-from . import _config, _layout, _log
+# Nothing of the package is imported here: this module loads inside
+# `import requests`, where each module of ours costs about 0.4 million
+# instructions (issue #18). The rule itself (cert_session._verify_rule) and
+# the preload load at the first request; _log only when there is trouble.
 
-__all__ = ["install", "choose", "find_spec", "guard"]
+__all__ = ["install", "find_spec", "guard"]
 
 _MARK = "__cert_session_verify_guard__"
-_VAR = _config.TARGETS["requests"]
 GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions")
+# cert_session._verify_rule.decide, loaded by the first request.
+_decide: Callable[[str, object, object, str], object] | None = None
 
 
 def find_spec(
@@ -71,7 +70,6 @@ def find_spec(
         return None
     try:
         if spec is None or getattr(spec.loader, "exec_module", None) is None:
-            _log.debug("cannot watch %s: its loader has no exec_module" % name)
             return spec
         # A copy of the spec with our loader: the real loader is never
         # modified, so a zipimport loader, which a whole archive shares, and
@@ -81,6 +79,8 @@ def find_spec(
         watched.loader = _WatchedLoader(spec.loader, finder, name)  # type: ignore[assignment]
         return watched
     except Exception as exc:  # noqa: BLE001 - an import must never fail because of us
+        from . import _log
+
         _log.warn(
             "cannot guard %s (%s: %s); CERT_SESSION_DISABLE=1 turns the hook off"
             % (name, type(exc).__name__, exc)
@@ -131,6 +131,8 @@ def guard(finder: Any, name: str, module: ModuleType) -> None:
         finder.pending.discard(name)
         install(module, finder.current_bundle)
     except Exception as exc:  # noqa: BLE001 - an import must never fail because of us
+        from . import _log
+
         _log.warn(
             "cannot guard verify= of %s (%s: %s); REQUESTS_CA_BUNDLE may override a "
             "tool's own bundle" % (name, type(exc).__name__, exc)
@@ -162,73 +164,63 @@ def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> b
             # value unless it is None (requests.sessions.merge_setting).
             asked = getattr(self, "verify", True) if verify is None else verify
             resolved = settings.get("verify")
-            used = choose(asked, resolved, bundle)
+            used = (_decide or _load_rule())(package, asked, resolved, bundle)
         except Exception as exc:  # noqa: BLE001 - a request must never fail because of us
+            from . import _log
+
             _log.debug("%s: verify guard skipped (%s: %s)" % (package, type(exc).__name__, exc))
             return settings
-        if used is not resolved:
-            _log.debug(
-                "%s: verify=%s asked for; using %s instead of %s"
-                % (package, _describe(asked), _describe(used), _describe(resolved))
-            )
+        if used is not resolved and used != resolved:
             settings["verify"] = used
         return settings
 
     setattr(merge_environment_settings, _MARK, True)
     session_cls.merge_environment_settings = merge_environment_settings
     if os.environ.get("CERT_SESSION_PRELOAD", "") != "0":
-        try:
-            from . import _preload
-
-            _preload.install(sessions)
-        except Exception as exc:  # noqa: BLE001 - without it, requests loads the CA file itself
-            _log.debug("%s: no preloaded CA contexts (%s: %s)" % (package, type(exc).__name__, exc))
+        _preload_later(sessions, package)
     return True
 
 
-def choose(asked: object, resolved: object, bundle: str) -> object:
-    """The ``verify`` value to use.
+def _load_rule() -> Callable[[str, object, object, str], object]:
+    global _decide
+    from . import _verify_rule
 
-    ``asked`` is what the caller chose (request level, else session level),
-    ``resolved`` what requests made of it and the environment, ``bundle`` the
-    merged bundle the hook exported.
+    _decide = _verify_rule.decide
+    return _decide
+
+
+def _preload_later(sessions: ModuleType, package: str) -> None:
+    """Install ``cert_session._preload`` when the first connection asks for one, not at ``import requests``.
+
+    Importing and installing it at import cost about 3.5 million instructions
+    in every process that imports requests, most of which never connect
+    (issue #18). A stand-in for ``get_connection_with_tls_context`` (the
+    method every request goes through on requests >= 2.32.2) puts requests'
+    own method back, installs the preload, and hands the call to whatever the
+    class has then.
     """
-    if asked is None or asked is True:
-        if isinstance(resolved, str) and resolved and not _layout.is_ours(resolved):
-            # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE was set to another file at
-            # run time: the same append rule as for a preset value.
-            return appended(resolved)
-        # The variable may have been re-exported since start-up
-        # (cert_session.activate()); prefer what the environment says now.
-        current = os.environ.get(_VAR, "")
-        return current if _layout.is_ours(current) else bundle
-    if asked is False:
-        return False
-    if isinstance(asked, os.PathLike):
-        asked = os.fspath(asked)
-    if isinstance(asked, str) and asked:
-        return appended(asked)
-    return resolved
+    adapter_cls = getattr(sessions, "HTTPAdapter", None)
+    original = getattr(adapter_cls, "get_connection_with_tls_context", None)
+    if adapter_cls is None or original is None:
+        from . import _log
 
+        _log.debug("%s: no preloaded CA contexts (they need requests >= 2.32.2)" % package)
+        return
+    lock = threading.Lock()
 
-def appended(path: str) -> str:
-    """``path`` plus the company certificates, or ``path`` itself.
+    def get_connection_with_tls_context(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            if adapter_cls.__dict__.get("get_connection_with_tls_context") is get_connection_with_tls_context:
+                adapter_cls.get_connection_with_tls_context = original
+                try:
+                    from . import _preload
 
-    A directory is left as it is (we only append to files), and a missing
-    file too, so requests reports it exactly as it would without us.
-    """
-    if _layout.is_ours(path) or not os.path.isfile(path):
-        return path
-    from ._rebuild import bundle_for
+                    _preload.install(sessions)
+                except Exception as exc:  # noqa: BLE001 - without it, requests loads the CA file itself
+                    from . import _log
 
-    try:
-        return bundle_for("file:" + os.path.abspath(path), [])
-    except Exception as exc:  # noqa: BLE001 - keep the tool's own choice rather than fail
-        _log.debug("cannot add company certificates to %s (%s); using it as it is" % (path, exc))
-        return path
+                    _log.debug("%s: no preloaded CA contexts (%s: %s)" % (package, type(exc).__name__, exc))
+        return adapter_cls.get_connection_with_tls_context(self, *args, **kwargs)
 
-
-def _describe(value: object) -> str:
-    if value is None or value is True:
-        return "default"  # requests: its own certifi bundle, or the environment's
-    return str(value)
+    functools.update_wrapper(get_connection_with_tls_context, original)
+    adapter_cls.get_connection_with_tls_context = get_connection_with_tls_context

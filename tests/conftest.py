@@ -14,7 +14,7 @@ import pytest
 
 from tests.helpers import pki, servers, wheels
 from tests.helpers.env import clean_env
-from tests.helpers.venvs import Venv, make_venv
+from tests.helpers.venvs import Venv, add_floor_hook, make_venv
 
 REQUESTS_SPEC = "requests"
 CERTIFI_WITH_ROOT = "3000.1.1"  # Mozilla + company root
@@ -225,3 +225,12 @@ def acme(installed: Venv, world: World, tmp_path_factory: pytest.TempPathFactory
     )
     (wheel,) = out.glob("*.whl")
     return CompanyWheel(wheel, out / "acme-certs-bootstrap.pem", proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def floor_venv(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """plain_venv's packages plus a one-line .pth importing an empty module: the start-up budgets' floor."""
+    base = tmp_path_factory.mktemp("floor")
+    venv = new_venv(base / "venv", wheelhouse, base / "home", "requests", "certifi==" + CERTIFI_WITH_ROOT)
+    add_floor_hook(venv)
+    return venv

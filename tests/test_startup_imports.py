@@ -4,7 +4,7 @@
 hook's import cost is visible as a set difference between a run with the hook
 and one with ``CERT_SESSION_DISABLE=1`` in the same venv. That is
 deterministic where a wall-clock budget is not (the timings live in
-benchmarks/run.py).
+benchmarks/startup.py).
 """
 
 from __future__ import annotations

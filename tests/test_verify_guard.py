@@ -370,3 +370,18 @@ def test_company_wheel_can_make_export_off_the_default(
     # CERT_SESSION_EXPORT=1 turns the export back on.
     on = clean_env(home, CERT_SESSION_EXPORT="1")
     assert "cert-session-" in venv.run(on, "-c", ENVIRON).stdout
+
+
+def test_the_rule_names_the_variable_the_requests_target_exports() -> None:
+    # _verify_rule and _verify_guard keep their own copy: importing _config costs instructions at every `import requests`.
+    from cert_session import _config, _verify_rule
+
+    assert _verify_rule._VAR == _config.TARGETS["requests"]
+
+
+def test_debug_says_nothing_when_the_guard_changes_nothing(installed: Venv, world: World, tmp_path: Path) -> None:
+    # Issue #18: it used to say "using <bundle> instead of <bundle>" at every default request.
+    env = clean_env(tmp_path / "home", CERT_SESSION_DEBUG="1")
+    proc = probe(installed, env, world.urls["company"])
+    assert proc.stdout.startswith("OK 200"), proc.stdout + proc.stderr
+    assert [ln for ln in proc.stderr.splitlines() if "asked for" in ln] == []

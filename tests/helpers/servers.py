@@ -44,6 +44,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _KeepAliveHandler(_Handler):
+    # HTTP/1.1: the connection stays open between requests (every answer has a Content-Length).
+    protocol_version = "HTTP/1.1"
+    # One write per answer (headers and body buffered, flushed after each
+    # request), sent at once: a client then reads each answer the same way
+    # every time, which keeps per-request system-call counts exact.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
+
+
 @contextlib.contextmanager
 def serve_https(
     leaf_pem: Path,
@@ -51,6 +61,7 @@ def serve_https(
     directory: Path | None = None,
     client_ca: Path | None = None,
     require_client_cert: bool = True,
+    keep_alive: bool = False,
 ) -> Iterator[str]:
     """Serve on an ephemeral port; yield ``https://localhost:PORT/``.
 
@@ -59,14 +70,16 @@ def serve_https(
 
     With ``client_ca``, the server asks for a client certificate issued under
     it (and refuses clients without one if ``require_client_cert``), and
-    answers ``client=<commonName>`` or ``client=none``.
+    answers ``client=<commonName>`` or ``client=none``. With ``keep_alive``
+    it speaks HTTP/1.1 and keeps connections open between requests.
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(leaf_pem), str(leaf_key))
     if client_ca is not None:
         ctx.load_verify_locations(str(client_ca))
         ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    handler = _KeepAliveHandler if keep_alive else _Handler
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     server.directory = directory  # type: ignore[attr-defined]
     server.client_ca = client_ca  # type: ignore[attr-defined]

@@ -102,3 +102,15 @@ def make_venv(path: Path, with_pip: bool = False) -> Venv:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERT_SESSION_")}
     subprocess.run(args, check=True, env=env, capture_output=True)
     return Venv(path)
+
+
+FLOOR_MODULE = "empty_startup_module"
+
+
+def add_floor_hook(venv: Venv) -> None:
+    """Make ``venv`` the *floor*: a one-line ``.pth`` importing an empty (compiled) module,
+    the least any ``.pth`` start-up hook can cost. The yardstick of the start-up budgets."""
+    module = venv.site_packages / (FLOOR_MODULE + ".py")
+    module.write_text("")
+    (venv.site_packages / (FLOOR_MODULE + ".pth")).write_text("import %s\n" % FLOOR_MODULE)
+    subprocess.run([venv.python, "-m", "py_compile", str(module)], check=True)
