@@ -106,7 +106,16 @@ def plan(
     for var, orig in origs.items():
         if var in exports and export:
             _log.debug("%s=%s (base %s)" % (var, exports[var], orig or "default"))
-            sets += [(var, exports[var]), (_config.ORIG_PREFIX + var, orig)]
+            sets.append((var, exports[var]))
+            # The original, for a child to re-derive from; an unset original
+            # is recorded by its absence (_config.original_value reads both
+            # the same), because requests scans the whole environment for
+            # proxies at every request: each variable costs it ~25k
+            # instructions per request (issue #18).
+            if orig:
+                sets.append((_config.ORIG_PREFIX + var, orig))
+            elif _config.ORIG_PREFIX + var in environ:
+                unsets.append(_config.ORIG_PREFIX + var)
         elif _layout.is_ours(environ.get(var, "")):
             # Inherited from a parent that exported it; we no longer do.
             if orig:

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tarfile
 import zipapp
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ import pytest
 from tests.conftest import CERTIFI_WITH_ROOT, World, new_venv
 from tests.helpers import wheels
 from tests.helpers.env import clean_env
-from tests.helpers.venvs import Venv
+from tests.helpers.venvs import OUTCOME, Venv
 
 MARKER = "USER-CERT-SESSION-RAN"
 SHADOW = "print(%r)\nraise ImportError(\"the user's own cert_session, not cert-session's\")\n" % MARKER
@@ -44,17 +45,7 @@ path = "general" if "_cert_session._startup" in sys.modules else "fast"
 import requests
 warnings.simplefilter("ignore")  # verify=False warns; the outcome is what counts
 company, untrusted, own = sys.argv[1:4]
-
-def outcome(url, verify):
-    s = requests.Session()
-    if verify is not None:
-        s.verify = verify
-    try:
-        s.get(url, timeout=20)
-        return "OK"
-    except requests.exceptions.SSLError:
-        return "SSLError"
-
+""" + OUTCOME + r"""
 print("path=%s default=%s false=%s own=%s" % (
     path, outcome(company, None), outcome(untrusted, False), outcome(untrusted, own)))
 """
@@ -282,8 +273,10 @@ def previous_wheel(world: World, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return wheel
 
 
-def _swap_hook(venv: Venv, source: Path) -> None:
-    (venv.site_packages / "cert_session_hook.py").write_bytes(source.read_bytes())
+def _swap_hook(venv: Venv, wheel: Path) -> None:
+    """Put ``wheel``'s cert_session_hook.py in ``venv``, with no stale bytecode."""
+    with zipfile.ZipFile(wheel) as whl:
+        (venv.site_packages / "cert_session_hook.py").write_bytes(whl.read("cert_session_hook.py"))
     shutil.rmtree(venv.site_packages / "__pycache__", ignore_errors=True)
 
 
@@ -296,30 +289,18 @@ def assert_survived(proc: subprocess.CompletedProcess[str]) -> None:
         assert proc.stderr.startswith("cert-session:") and "CERT_SESSION_DISABLE=1" in proc.stderr, proc.stderr
 
 
-def test_old_hook_file_with_new_package_starts_and_helps(
-    world: World, wheelhouse: Path, project_wheel: Path, previous_wheel: Path, own: Path, tmp_path: Path
+@pytest.mark.parametrize("hook_from", ["previous", "this"])
+def test_hook_file_and_package_of_two_releases_start_and_help(
+    world: World, wheelhouse: Path, project_wheel: Path, previous_wheel: Path, own: Path, tmp_path: Path, hook_from: str
 ) -> None:
-    # pip install -U mid-way: site-packages has this release's package and the previous release's hook.
+    # pip install -U mid-way, or a process that loaded the old hook before an
+    # upgrade: the hook file of one release beside the package of the other.
+    hook_wheel, package_wheel = (previous_wheel, project_wheel) if hook_from == "previous" else (project_wheel, previous_wheel)
     home = tmp_path / "home"
-    old = new_venv(tmp_path / "old", wheelhouse, home, "certifi==" + CERTIFI_WITH_ROOT, str(previous_wheel))
-    venv = new_venv(tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel))
-    _swap_hook(venv, old.site_packages / "cert_session_hook.py")
+    venv = new_venv(tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT, str(package_wheel))
+    _swap_hook(venv, hook_wheel)
     env = clean_env(home)
-    for _ in range(2):
-        proc = venv.run(env, "-c", PROBE, *probe_args(world, own), check=False)
-        assert_survived(proc)
-        assert proc.stdout.strip().endswith(ALL_OK)
-
-
-def test_new_hook_file_with_old_package_starts_and_helps(
-    world: World, wheelhouse: Path, project_wheel: Path, previous_wheel: Path, own: Path, tmp_path: Path
-) -> None:
-    home = tmp_path / "home"
-    new = new_venv(tmp_path / "new", wheelhouse, home, "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel))
-    venv = new_venv(tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT, str(previous_wheel))
-    _swap_hook(venv, new.site_packages / "cert_session_hook.py")
-    env = clean_env(home)
-    for _ in range(2):
+    for _ in range(2):  # general path, then steady
         proc = venv.run(env, "-c", PROBE, *probe_args(world, own), check=False)
         assert_survived(proc)
         assert proc.stdout.strip().endswith(ALL_OK)

@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import CERTIFI_WITH_ROOT, World, new_venv
 from tests.helpers import pep829
 from tests.helpers.env import clean_env
-from tests.helpers.venvs import Venv
+from tests.helpers.venvs import OUTCOME, Venv
 
 CHILD = (
     Path(pep829.__file__).read_text()
@@ -34,17 +34,9 @@ process(sitedir, phase)
 import warnings
 import requests
 warnings.simplefilter("ignore")
-
-def outcome(url, verify):
-    s = requests.Session()
-    if verify is not None:
-        s.verify = verify
-    try:
-        s.get(url, timeout=20)
-        return "OK"
-    except requests.exceptions.SSLError:
-        return "SSLError"
-
+'''
+    + OUTCOME
+    + r'''
 hook = sys.modules.get("cert_session_hook")
 print(json.dumps({
     "ran": [list(r) for r in RAN if "cert_session" in r[1]],

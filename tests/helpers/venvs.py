@@ -20,6 +20,19 @@ except requests.exceptions.SSLError as e:
     sys.exit(3)
 """
 
+# One GET through a requests.Session with a given verify: "OK" or "SSLError".
+OUTCOME = r"""
+def outcome(url, verify):
+    s = requests.Session()
+    if verify is not None:
+        s.verify = verify
+    try:
+        s.get(url, timeout=20)
+        return "OK"
+    except requests.exceptions.SSLError:
+        return "SSLError"
+"""
+
 
 def assert_ok(proc: subprocess.CompletedProcess[str], quiet: bool = True) -> None:
     """A GET run succeeded (and, if ``quiet``, printed nothing on stderr)."""
