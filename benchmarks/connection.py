@@ -44,11 +44,9 @@ for line in sys.stdin:
         requests.get(url, timeout=10).raise_for_status()
         print(repr(time.perf_counter() - t), flush=True)
     else:
-        try:
-            from cert_session import _preload
-            print(_preload.cached_contexts(), flush=True)
-        except ImportError:
-            print(-1, flush=True)
+        # The hook's own copy of the package (issue #17), not a second one.
+        preload = sys.modules.get("_cert_session._preload")
+        print(preload.cached_contexts() if preload else -1, flush=True)
 """
 
 
