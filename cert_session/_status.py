@@ -14,6 +14,7 @@ import sysconfig
 from typing import Any
 
 from . import _config, _defaults, _layout, _rebuild, _sources, _startup
+from ._chains import PARTIAL_CHAIN_TARGETS
 from ._x509 import CertInfo, iso_time
 
 __all__ = ["collect", "render", "SCHEMA"]
@@ -248,7 +249,7 @@ def collect() -> dict[str, Any]:
         # the one requests and pip use in-process (what `cert-session env` prints).
         bundle = value if exported else bundles.get(var)
         base = _base_row(target, spec, origs)
-        if target != "node" and base["path"]:
+        if target != "node" and target not in PARTIAL_CHAIN_TARGETS and base["path"]:  # as _rebuild.build
             chain_bases.append((var, base["paths"]))
         if base["problem"] and sources.certs and not store_blocks:
             # Otherwise this target silently exports nothing (Windows, python.org
