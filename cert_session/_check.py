@@ -99,13 +99,14 @@ def fetch_chain(target: Target, timeout: float) -> tuple[list[bytes], bool]:
 # ssl.VERIFY_X509_PARTIAL_CHAIN appeared in Python 3.10; OpenSSL's value (X509_V_FLAG_PARTIAL_CHAIN).
 PARTIAL_CHAIN = int(getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0x80000))
 STRICT = int(ssl.VERIFY_X509_STRICT)
+_PYTHON = "Python %d.%d.%d" % sys.version_info[:3]
 
 
 class Client(NamedTuple):
     """How one target's clients build their TLS context on this Python."""
 
     who: str  # the clients, for people: "requests, pip"
-    how: str  # where the flags come from: "urllib3 2.8.0's create_urllib3_context()"
+    how: str  # where the flags come from: "urllib3 2.8.0's create_urllib3_context() sets them on Python 3.11.7"
     make: Callable[[list[str]], ssl.SSLContext]  # a verifying context trusting exactly these files
 
 
@@ -126,10 +127,10 @@ def _urllib3_client(who: str) -> Client:
         import urllib3
         from urllib3.util.ssl_ import create_urllib3_context
     except ImportError:
-        return Client(who, "ssl.create_default_context() (urllib3 is not installed here)", _default_context)
+        return Client(who, "ssl.create_default_context() sets them on %s (urllib3 is not installed here)" % _PYTHON, _default_context)
     return Client(
         who,
-        "urllib3 %s's create_urllib3_context()" % getattr(urllib3, "__version__", "?"),
+        "urllib3 %s's create_urllib3_context() sets them on %s" % (getattr(urllib3, "__version__", "?"), _PYTHON),
         lambda cafiles: _load(create_urllib3_context(), cafiles),
     )
 
@@ -150,11 +151,11 @@ def client_for(target: str) -> Client | None:
     if target in ("requests", "aws"):
         return _urllib3_client("requests, pip" if target == "requests" else "botocore, the AWS CLI")
     if target == "ssl":
-        return Client("urllib, http.client, httpx, aiohttp", "ssl.create_default_context()", _default_context)
+        return Client("urllib, http.client, httpx, aiohttp", "ssl.create_default_context() sets them on %s" % _PYTHON, _default_context)
     if target in _chains.PARTIAL_CHAIN_TARGETS:
         return Client(
             "curl" if target == "curl" else "git",
-            "OpenSSL's defaults plus VERIFY_X509_PARTIAL_CHAIN, as curl >= 7.68 sets it (never strict)",
+            "curl >= 7.68 sets them on OpenSSL (git's libcurl with GnuTLS takes any listed certificate as an anchor too)",
             _partial_chain_context,
         )
     return None
@@ -240,8 +241,6 @@ def diagnose(
     strict: Handshake | None,
     base_certs: list[CertInfo],
     company: list[_sources.CompanyCert],
-    base_name: str,
-    client: Client | None = None,
     partial_only: bool = False,
 ) -> str:
     """One sentence naming the certificate at fault (or why it works).
@@ -256,14 +255,13 @@ def diagnose(
     sent_subjects = {c.subject_der for c in chain}
     only_leaf = len(chain) == 1
 
-    how = client.how if client is not None else "ssl.create_default_context()"
     if strict is not None and not strict.ok:
         culprit = _strict_culprit(chain, company)
         return "%s under VERIFY_X509_STRICT (%s): %s; ask your CA for a reissued certificate." % (
             "Verified with these flags, but clients that set VERIFY_X509_STRICT (Python 3.13+'s "
             "ssl.create_default_context(), urllib3 >= 2.4 there) reject it"
             if merged.ok
-            else "Rejected because %s sets VERIFY_X509_STRICT; it passes without it, but fails" % how,
+            else "Rejected because these clients set VERIFY_X509_STRICT (see their verify flags); it passes without it, but fails",
             strict.message,
             culprit,
         )
@@ -272,15 +270,15 @@ def diagnose(
         if gaps:
             top = gaps[0].top
             return (
-                "Verified only because %s allows a partial chain (VERIFY_X509_PARTIAL_CHAIN): the company "
+                "Verified only because these clients allow a partial chain (VERIFY_X509_PARTIAL_CHAIN): the company "
                 "certificate %s is taken as the trust anchor, though its issuer %r is neither in the base "
-                "bundle (%s) nor among the company certificates. Clients that need a root (Python before "
+                "bundle nor among the company certificates. Clients that need a root (Python before "
                 "3.13, urllib3 before 2.4, Node) fail: add the certificate of %r as a company certificate."
-                % (how, _name(top), top.issuer, base_name, top.issuer)
+                % (_name(top), top.issuer, top.issuer)
             )
     if merged.ok:
         if base.ok:
-            return "Verified with the base bundle alone (%s); this server needs no company certificate." % base_name
+            return "Verified with the base bundle alone; this server needs no company certificate."
         issuer = company_by_subject.get(leaf.issuer_der)
         if only_leaf and issuer is not None:
             return (
@@ -327,8 +325,8 @@ def diagnose(
                 continue
             return (
                 "The company certificate %s, in %s, lacks its root: its issuer %r is neither in the "
-                "base bundle (%s) nor among the company certificates; add the certificate of %r as "
-                "a company certificate." % (_name(issuer_cert.info), issuer_cert.path, issuer_cert.info.issuer, base_name, issuer_cert.info.issuer)
+                "base bundle nor among the company certificates; add the certificate of %r as "
+                "a company certificate." % (_name(issuer_cert.info), issuer_cert.path, issuer_cert.info.issuer, issuer_cert.info.issuer)
             )
         if current is leaf and leaf.issuer_der not in company_by_subject and leaf.issuer_der not in sent_subjects:
             where = (
@@ -340,19 +338,19 @@ def diagnose(
             sends = "sends only its leaf %s" % _name(leaf) if only_leaf else "sends %s and %d more" % (_name(leaf), len(chain) - 1)
             if not company:
                 return (
-                    "The server %s; its issuer %r is not in the base bundle (%s), and no company certificate "
+                    "The server %s; its issuer %r is not in the base bundle, and no company certificate "
                     "is configured here. If it is one of your company's servers, install the company wheel or "
                     "set CERT_SESSION_CERTS to the company CA certificate%s; if not, its CA is simply not "
-                    "trusted here, and cert-session has nothing to add." % (sends, leaf.issuer, base_name, where)
+                    "trusted here, and cert-session has nothing to add." % (sends, leaf.issuer, where)
                 )
             return (
                 "The server %s; its issuer %r is not among the company certificates (%s) nor in the base "
-                "bundle (%s), so this server is not under the company chain you configured. If it is one of "
+                "bundle, so this server is not under the company chain configured here. If it is one of "
                 "your company's servers, its CA is missing: get the certificate of %r from your IT "
                 "department%s and add it to CERT_SESSION_CERTS or the company wheel (`cert-session package "
                 "--cert`). If it is not, the company certificates do not concern it: its operator should use a "
                 "publicly trusted certificate, or give you its CA to pass to that one client (requests: verify=)."
-                % (sends, leaf.issuer, _company_names(company), base_name, leaf.issuer, where)
+                % (sends, leaf.issuer, _company_names(company), leaf.issuer, where)
             )
         return "The chain stops at %s: its issuer %r is not trusted here (%s)." % (_name(current), current.issuer, merged.message)
     return "Verification fails: %s (OpenSSL code %s); the server sends %s." % (merged.message, code, _name(leaf))
@@ -496,8 +494,7 @@ def _verify_row(
     if merged.ok and flags & PARTIAL_CHAIN:
         partial_only = not handshake(target, files, timeout, client, flags & ~PARTIAL_CHAIN).ok
     base_certs = [c for path in row.base_files for c in _load_pem_file(path)]
-    base_name = " + ".join(row.base_files) or row.base_origin
-    text = diagnose(target, chain, base, merged, strict, base_certs, company, base_name, client, partial_only)
+    text = diagnose(target, chain, base, merged, strict, base_certs, company, partial_only)
     return Outcome(row, flags, merged, base, text)
 
 
@@ -537,7 +534,6 @@ def check(url: str, timeout: float = 10.0, fetch: bool = False, out_dir: str = "
         _print_cert(i, info)
 
     outcomes = []
-    python = "Python %d.%d.%d" % sys.version_info[:3]
     for row in rows:
         if row.client is None:
             print("target %s: %s=%s: not checked: Node adds this file to its own built-in roots, which Python "
@@ -549,7 +545,7 @@ def check(url: str, timeout: float = 10.0, fetch: bool = False, out_dir: str = "
         given = "%s=%s" % (row.var, row.bundle) if row.bundle else "%s %s, so they use %s" % (
             row.var, row.why_not, " + ".join(row.base_files) or row.base_origin)
         print("target %s (%s): %s: %s" % (row.target, row.client.who, given, outcome.merged.message))
-        print("  verify flags: %s, as %s sets them on %s" % (flag_names(outcome.flags), row.client.how, python))
+        print("  verify flags: %s, as %s" % (flag_names(outcome.flags), row.client.how))
         if row.bundle:
             print("  base bundle alone (%s): %s" % (row.base_origin, outcome.base.message))
     if note:
