@@ -424,10 +424,14 @@ def _rows() -> tuple[list[Row], list[_sources.CompanyCert], list[_sources.Proble
             bundle = value
         elif exports.get(var) and not export and target == "requests":
             bundle = exports[var]  # used in-process by requests and pip (the verify guard)
+        elif disabled:
+            why_not = "CERT_SESSION_DISABLE is set"
         elif exports.get(var):
-            why_not = "CERT_SESSION_EXPORT=0: not exported"
+            why_not = "CERT_SESSION_EXPORT=0"
+        elif not sources.certs:
+            why_not = "no company certificate"
         else:
-            why_not = "not exported" + (": %s" % base.problem if base.problem else "")
+            why_not = base.problem or "see `cert-session status`"
         rows.append(Row(target, var, client_for(target), bundle, base_files, origin, why_not))
     return rows, sources.certs, sources.problems, note
 
@@ -494,7 +498,14 @@ def _verify_row(
     if merged.ok and flags & PARTIAL_CHAIN:
         partial_only = not handshake(target, files, timeout, client, flags & ~PARTIAL_CHAIN).ok
     base_certs = [c for path in row.base_files for c in _load_pem_file(path)]
-    text = diagnose(target, chain, base, merged, strict, base_certs, company, partial_only)
+    if not row.bundle and company and not merged.ok:
+        text = (
+            "These clients do not get the company certificates: %s is not exported (%s), so they trust "
+            "only their own bundle, which fails (%s). `cert-session status` says why; `cert-session env` "
+            "prints the lines that export it to a shell." % (row.var, row.why_not, merged.message)
+        )
+    else:
+        text = diagnose(target, chain, base, merged, strict, base_certs, company, partial_only)
     return Outcome(row, flags, merged, base, text)
 
 
@@ -542,7 +553,7 @@ def check(url: str, timeout: float = 10.0, fetch: bool = False, out_dir: str = "
             continue
         outcome = _verify_row(row, row.client, target, timeout, chain, company)
         outcomes.append(outcome)
-        given = "%s=%s" % (row.var, row.bundle) if row.bundle else "%s %s, so they use %s" % (
+        given = "%s=%s" % (row.var, row.bundle) if row.bundle else "%s is not exported (%s), so they use %s" % (
             row.var, row.why_not, " + ".join(row.base_files) or row.base_origin)
         print("target %s (%s): %s: %s" % (row.target, row.client.who, given, outcome.merged.message))
         print("  verify flags: %s, as %s" % (flag_names(outcome.flags), row.client.how))

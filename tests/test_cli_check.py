@@ -368,3 +368,19 @@ def test_check_of_an_unrelated_private_server_does_not_blame_the_company_certifi
     assert "If it is not, the company certificates do not concern it" in line
     # adding its CA is advice only for a company server
     assert line.index("If it is one of your company's servers") < line.index("CERT_SESSION_CERTS")
+
+
+def test_check_with_export_off_says_the_ssl_clients_do_not_get_the_company_certificates(
+    world: World, base_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolate(
+        monkeypatch, tmp_path, REQUESTS_CA_BUNDLE=str(base_bundle), CERT_SESSION_EXPORT="0",
+        CERT_SESSION_CERTS=str(world.company.intermediate_pem),
+    )
+    code, out, _ = run_main(capsys, "check", world.urls["company"])
+    assert code == 1, out
+    assert target_line(out, "requests").endswith(": verified")  # in-process, through the verify guard
+    line = target_line(out, "ssl")
+    assert "SSL_CERT_FILE is not exported (CERT_SESSION_EXPORT=0)" in line and not line.endswith(": verified")
+    assert "do not get the company certificates" in diagnosis_for(out, "SSL_CERT_FILE")
+    assert "lacks its root" not in out  # nothing is wrong with the company certificate itself
