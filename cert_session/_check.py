@@ -163,9 +163,11 @@ def client_for(target: str) -> Client | None:
 
 def flag_names(flags: int) -> str:
     """The verify flags that matter here, in words: which are on, and which of the two are off."""
-    names = [f.name for f in ssl.VerifyFlags if f.value and flags & f.value == f.value and f.name]
+    names = [str(f.name) for f in ssl.VerifyFlags if f.value and flags & f.value == f.value and f.name]
+    if flags & PARTIAL_CHAIN and "VERIFY_X509_PARTIAL_CHAIN" not in names:  # not in the enum before 3.10
+        names.append("VERIFY_X509_PARTIAL_CHAIN")
     off = [n for n, v in (("VERIFY_X509_STRICT", STRICT), ("VERIFY_X509_PARTIAL_CHAIN", PARTIAL_CHAIN)) if not flags & v]
-    return "%s%s" % (", ".join(str(n) for n in names) or "none", " (not %s)" % " nor ".join(off) if off else "")
+    return "%s%s" % (", ".join(names) or "none", " (not %s)" % " nor ".join(off) if off else "")
 
 
 def handshake(
@@ -561,12 +563,11 @@ def check(url: str, timeout: float = 10.0, fetch: bool = False, out_dir: str = "
             print("  base bundle alone (%s): %s" % (row.base_origin, outcome.base.message))
     if note:
         print("note: %s" % note)
-    texts = list(dict.fromkeys(o.diagnosis for o in outcomes))
-    if len(texts) == 1:
-        print("diagnosis: " + texts[0])
-    else:
-        for o in outcomes:
-            print("diagnosis for %s: %s" % (o.row.var, o.diagnosis))
+    groups: dict[str, list[str]] = {}  # one sentence per distinct diagnosis, naming whom it concerns
+    for o in outcomes:
+        groups.setdefault(o.diagnosis, []).append(o.row.var)
+    for text, variables in groups.items():
+        print("diagnosis%s: %s" % ("" if len(groups) == 1 else " for " + ", ".join(variables), text))
 
     if fetch:
         urls = chain[-1].ca_issuers_urls or chain[0].ca_issuers_urls

@@ -38,7 +38,11 @@ def diagnosis(out: str) -> str:
 
 
 def diagnosis_for(out: str, var: str) -> str:
-    (line,) = [line for line in out.splitlines() if line.startswith("diagnosis for %s: " % var)]
+    """The diagnosis line concerning ``var`` ("diagnosis for VAR[, VAR...]: ...")."""
+    (line,) = [
+        line for line in out.splitlines()
+        if line.startswith("diagnosis for ") and var in line.split(": ", 1)[0][len("diagnosis for "):].split(", ")
+    ]
     return line
 
 
