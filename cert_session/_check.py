@@ -404,14 +404,18 @@ def _rows() -> tuple[list[Row], list[_sources.CompanyCert], list[_sources.Proble
 
     sources = _sources.load()
     disabled = os.environ.get("CERT_SESSION_DISABLE", "") not in ("", "0")
-    # The hook's own start-up line would repeat what check prints: _cli holds it.
-    exports = {} if disabled else _startup.activate()
+    note = None
+    exports: dict[str, str] = {}
+    if not disabled:
+        try:
+            exports = _startup.activate()  # its line, if any, waits in _log: check prints the same problems
+        except Exception as exc:  # noqa: BLE001 - check reports, it does not crash
+            note = "the start-up hook fails here (%s: %s); run with CERT_SESSION_DEBUG=1" % (type(exc).__name__, exc)
     export = _config.export_enabled()
     origs = _config.originals()
-    note = None
     if disabled:
         note = "CERT_SESSION_DISABLE is set: clients in this environment use their own bundles, not the merged ones"
-    elif not sources.certs:
+    elif note is None and not sources.certs:
         note = "no company certificate is configured, so there is no merged bundle: clients use their own bundles"
     rows = []
     for target in _config.selected_targets():
