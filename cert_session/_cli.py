@@ -26,6 +26,9 @@ def _status(args: argparse.Namespace) -> int:
     data = status.collect()
     for problem in data["problems"]:  # shown here: the hook's line would repeat one
         _log.said(problem["message"])
+    for row in data["targets"]:  # the hook words an unusable base its own way (_rebuild.build)
+        if row["base"]["problem"]:
+            _log.said("%s: %s." % (row["variable"], row["base"]["problem"]))
     if args.json:
         print(json.dumps(data, indent=2, sort_keys=True))
     else:

@@ -447,3 +447,13 @@ def test_status_with_a_preset_ssl_cert_file_lacking_the_root_says_it_once_in_pla
     where = run([cli, "where"], fresh)
     (line,) = where.stderr.splitlines()
     assert line.startswith("cert-session: ") and "the base bundle of SSL_CERT_FILE (%s)" % lacking in line
+
+
+def test_status_with_a_preset_ssl_cert_file_that_does_not_exist_says_it_once(
+    installed: Venv, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-bundle.pem"
+    proc = run([installed.script("cert-session"), "status"], clean_env(tmp_path / "home", SSL_CERT_FILE=str(missing)))
+    assert proc.stderr == "", proc.stderr  # the hook's own wording of it is not printed besides
+    (warning,) = [line for line in proc.stdout.splitlines() if line.startswith("WARNING")]
+    assert warning.startswith("WARNING: SSL_CERT_FILE is not exported: %s does not exist" % missing), proc.stdout
