@@ -128,3 +128,23 @@ def build_certifi_wheel(out: Path, version: str, extra_roots: list[Path], includ
         "certifi/cacert.pem": bundle,
     }
     return write_wheel(out, "certifi", version, files)
+
+
+def source_date_epoch(repo: Path = REPO) -> str:
+    """The commit's time, as the release workflow sets SOURCE_DATE_EPOCH (``git log -1 --format=%ct``)."""
+    proc = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=repo, check=True, capture_output=True, text=True)
+    return proc.stdout.strip()
+
+
+def build_release_wheel(src: Path, out: Path, env: dict[str, str]) -> Path:
+    """``python -m build --wheel`` of ``src``, as the release workflow runs it (without fetching setuptools)."""
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "-o", str(out), str(src)],
+        check=True,
+        capture_output=True,
+        env=env,
+        cwd=src,
+    )
+    (wheel,) = out.glob("cert_session_company-*.whl")
+    return wheel
