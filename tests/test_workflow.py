@@ -95,13 +95,15 @@ def test_release_builds_once_checks_strictly_and_publishes_with_trusted_publishi
     assert build.index("python -m build") < build.index("twine check --strict dist/*") < build.index("upload-artifact@")
     # The OIDC token exists in the publishing job only, which runs no code of ours.
     assert text.count("id-token: write") == 1 and "id-token: write" in publish
+    assert text.count("attestations: write") == 1 and "attestations: write" in publish
     assert "contents: read" in build and "run:" not in publish and "checkout@" not in publish
     assert "needs: build" in publish and "environment:" in publish
     assert re.search(r"uses: pypa/gh-action-pypi-publish@[0-9a-f]{40}  # v1\.\d+\.\d+\n", publish)
+    assert re.search(r"uses: actions/attest-build-provenance@[0-9a-f]{40}  # v\d", publish)  # gh attestation verify
     assert "password" not in publish and "secrets." not in text  # no stored token
     # Every action is pinned to a full commit, with the version it stands for.
     refs = re.findall(r"uses: (\S+)  # (v[\d.]+)$", text, re.M)
-    assert len(refs) == text.count("uses: ") == 5
+    assert len(refs) == text.count("uses: ") == 6
     for ref, _version in refs:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), ref
     # The two actions ci.yml also uses are pinned to the same commits.
