@@ -3,7 +3,9 @@
 The project's wheel is built twice, from two fresh copies of the tree whose
 files carry different times (as two checkouts made at different moments
 would), with SOURCE_DATE_EPOCH set from the commit as the release workflow
-sets it; a company wheel is built twice by ``cert-session package`` from the
+sets it: once as the release workflow builds it (``python -m build``: the
+sdist, then the wheel from the sdist) and once as someone checking a release
+would (``python -m build --wheel``, from the tree); a company wheel is built twice by ``cert-session package`` from the
 same inputs. Each pair must be byte-identical. docs/security.md tells people
 how to do the same with a published release.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tarfile
 import time
 import zipfile
 from pathlib import Path
@@ -39,21 +42,26 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_project_wheel_rebuilt_from_a_fresh_checkout_is_byte_identical(tmp_path: Path) -> None:
+def test_project_wheel_rebuilt_from_a_fresh_checkout_is_byte_identical_to_the_release_build(tmp_path: Path) -> None:
     epoch = wheels.source_date_epoch()
     built = []
     for n, mtime in enumerate((time.time() - 86400, time.time())):
         src = _fresh_copy(tmp_path / ("checkout-%d" % n) / "cert-session", mtime)
         env = clean_env(tmp_path / ("home-%d" % n), SOURCE_DATE_EPOCH=epoch)
-        built.append(wheels.build_release_wheel(src, tmp_path / ("dist-%d" % n), env))
-    first, second = built
-    assert first.name == second.name
-    assert first.read_bytes() == second.read_bytes(), (_sha256(first), _sha256(second))
+        built.append(wheels.build_release_wheel(src, tmp_path / ("dist-%d" % n), env, via_sdist=n == 0))
+    release, rebuilt = built
+    assert release.name == rebuilt.name
+    assert release.read_bytes() == rebuilt.read_bytes(), (_sha256(release), _sha256(rebuilt))
     # The times in the archive are the commit's, not the checkout's or the build's.
     stamp = time.gmtime(max(int(epoch), 315532800))  # zip cannot go before 1980
-    with zipfile.ZipFile(first) as whl:
+    with zipfile.ZipFile(release) as whl:
         assert {info.date_time for info in whl.infolist()} == {tuple(stamp[:6])}
-        assert "cert_session_hook.pth" in whl.namelist()
+        assert {"cert_session_hook.pth", "cert_session_hook.start"} <= set(whl.namelist())
+    # The sdist holds what setup.py reads, so anyone can build the wheel from it.
+    (sdist,) = (tmp_path / "dist-0").glob("*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[-1] for n in tar.getnames()}
+    assert {"cert_session_hook.pth", "cert_session_hook.start", "cert_session/certs/.gitkeep", "setup.py"} <= names
 
 
 def test_company_wheel_built_twice_from_the_same_inputs_is_byte_identical(

@@ -136,15 +136,18 @@ def source_date_epoch(repo: Path = REPO) -> str:
     return proc.stdout.strip()
 
 
-def build_release_wheel(src: Path, out: Path, env: dict[str, str]) -> Path:
-    """``python -m build --wheel`` of ``src``, as the release workflow runs it (without fetching setuptools)."""
+def build_release_wheel(src: Path, out: Path, env: dict[str, str], via_sdist: bool = False) -> Path:
+    """``python -m build`` of ``src`` without fetching setuptools: the wheel alone, or (``via_sdist``)
+    the sdist and then the wheel from it, as the release workflow runs it."""
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "-o", str(out), str(src)],
-        check=True,
+    what = [] if via_sdist else ["--wheel"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", *what, "--no-isolation", "-o", str(out), str(src)],
         capture_output=True,
+        text=True,
         env=env,
         cwd=src,
     )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (wheel,) = out.glob("cert_session_company-*.whl")
     return wheel
