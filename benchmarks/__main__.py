@@ -1,7 +1,7 @@
 """``python3 -m benchmarks [--quick] [--only NAME]``: every figure with PASS/FAIL against its budget.
 
 A full run (no option) also rewrites benchmarks/results.md, benchmarks/startup.png
-and the README's generated block; ``--quick`` and ``--only`` print only.
+and docs/performance.md's generated block; ``--quick`` and ``--only`` print only.
 The exit status is 1 when a budget fails.
 """
 
@@ -53,11 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print("\n" + "\n".join(header) + "\n\n" + "\n".join(report.verdict_lines(figures)))
     if not args.quick and not args.only:
-        report.update_readme(envs.REPO / "README.md", report.readme_block(header, figures))
+        report.update_readme(envs.REPO / "docs" / "performance.md", report.readme_block(header, figures))
         (envs.REPO / "benchmarks" / "results.md").write_text(report.results_md(header, sections))
         report.chart(chart_times, envs.REPO / "benchmarks" / "startup.png",
                      "Start-up wall time per Python process (%s)" % machine)
-        print("wrote benchmarks/results.md, benchmarks/startup.png and README.md's generated block")
+        print("wrote benchmarks/results.md, benchmarks/startup.png and docs/performance.md's generated block")
     return 0 if all(f.ok is not False for f in figures) else 1
 
 

@@ -1,4 +1,4 @@
-"""results.md, the README's generated block and the chart, all from one run's figures."""
+"""results.md, the generated block of docs/performance.md and the chart, all from one run's figures."""
 
 from __future__ import annotations
 
@@ -28,13 +28,15 @@ def results_md(header: list[str], sections: list[tuple[str, str, list[Figure], s
 
 
 def readme_block(header: list[str], figures: list[Figure]) -> list[str]:
-    return ["", *header, "", figure_table(figures), "![start-up cost](benchmarks/startup.png)", ""]
+    # No chart here: the docs site (mkdocs --strict) links nothing outside docs/; results.md shows it.
+    return ["", *header, "", figure_table(figures), ""]
 
 
 def update_readme(readme: Path, block: list[str]) -> None:
+    """Replace the generated block of ``readme`` (docs/performance.md since the README moved to docs/)."""
     text = readme.read_text()
     if text.count(README_BEGIN) != 1 or text.count(README_END) != 1 or text.index(README_BEGIN) > text.index(README_END):
-        raise SystemExit("README.md has no generated block (%r ... %r)" % (README_BEGIN, README_END))
+        raise SystemExit("%s has no generated block (%r ... %r)" % (readme.name, README_BEGIN, README_END))
     head, rest = text.split(README_BEGIN)
     _, tail = rest.split(README_END)
     readme.write_text(head + README_BEGIN + "\n" + "\n".join(block) + "\n" + README_END + tail)

@@ -6,7 +6,7 @@ same with ``CERT_SESSION_OS_STORE=1``, each ≤ 1.02× the floor's, and
 ``import requests`` in a steady process ≤ 3.5 million instructions over the
 floor's. Whatever targets the package's defaults select are what is counted.
 Wall-clock medians of interleaved rounds (bare, floor, cert-session) are
-reported beside them, and feed the README's chart. Every timed start is
+reported beside them, and feed the chart (benchmarks/startup.png). Every timed start is
 checked to have written nothing under the cache directory.
 """
 

@@ -128,3 +128,26 @@ def build_certifi_wheel(out: Path, version: str, extra_roots: list[Path], includ
         "certifi/cacert.pem": bundle,
     }
     return write_wheel(out, "certifi", version, files)
+
+
+def source_date_epoch(repo: Path = REPO) -> str:
+    """The commit's time, as the release workflow sets SOURCE_DATE_EPOCH (``git log -1 --format=%ct``)."""
+    proc = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=repo, check=True, capture_output=True, text=True)
+    return proc.stdout.strip()
+
+
+def build_release_wheel(src: Path, out: Path, env: dict[str, str], via_sdist: bool = False) -> Path:
+    """``python -m build`` of ``src`` without fetching setuptools: the wheel alone, or (``via_sdist``)
+    the sdist and then the wheel from it, as the release workflow runs it."""
+    out.mkdir(parents=True, exist_ok=True)
+    what = [] if via_sdist else ["--wheel"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", *what, "--no-isolation", "-o", str(out), str(src)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=src,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (wheel,) = out.glob("cert_session_company-*.whl")
+    return wheel
