@@ -20,9 +20,15 @@ def _where(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from . import _log
     from . import _status as status
 
     data = status.collect()
+    for problem in data["problems"]:  # shown here: the hook's line would repeat one
+        _log.said(problem["message"])
+    for row in data["targets"]:  # the hook words an unusable base its own way (_rebuild.build)
+        if row["base"]["problem"]:
+            _log.said("%s: %s." % (row["variable"], row["base"]["problem"]))
     if args.json:
         print(json.dumps(data, indent=2, sort_keys=True))
     else:
@@ -227,8 +233,13 @@ def _printable_streams() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import _log
+
     with _printable_streams():
         args = build_parser().parse_args(argv)
+        # The hook's one line (at start-up or when the command rebuilds) waits:
+        # status and check print the same problems themselves, each once.
+        _log.hold()
         try:
             return int(args.func(args))
         except KeyboardInterrupt:
@@ -236,3 +247,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, RuntimeError) as exc:
             print("cert-session: error: %s" % exc, file=sys.stderr)
             return 2
+        finally:
+            _log.release()

@@ -8,7 +8,11 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["warn", "debug", "debugging", "getenv"]
+TYPE_CHECKING = False  # not typing's: start-up imports this module
+if TYPE_CHECKING:
+    from types import ModuleType
+
+__all__ = ["warn", "debug", "debugging", "getenv", "hold", "said", "release"]
 
 
 def getenv(name: str) -> str:
@@ -36,9 +40,71 @@ def debug(message: str) -> None:
         _write("cert-session: debug: %s\n" % message)
 
 
+# Lines kept back while a ``cert-session`` command runs (None: write at once),
+# and what that command printed itself: each warning appears once (issue #23).
+_held: list[str] | None = None
+_said: set[str] = set()
+
+
 def warn(message: str) -> None:
     """Write one line to stderr; never raises (a closed stderr, or pythonw's None)."""
-    _write("cert-session: %s\n" % " ".join(str(message).split()))
+    line = " ".join(str(message).split())
+    if _held is not None:
+        _held.append(line)
+        return
+    _write("cert-session: %s\n" % line)
+
+
+def hold() -> None:
+    """Keep warnings back until ``release()``: the cert-session CLI reports them itself.
+
+    Also released at exit, so that a line is never lost when no command runs.
+    """
+    global _held
+    if _held is None:
+        _held = []
+        import atexit
+
+        atexit.register(release)
+
+
+# The hook loads this package under its own name (cert_session_hook._PACKAGE,
+# issue #17), so the cert-session command has two copies of this module:
+# the hook's, which held the start-up line, and its own.
+_COPIES = ("_cert_session._log", "cert_session._log")
+
+
+def _each() -> list[ModuleType]:
+    mods = [sys.modules.get(name) for name in _COPIES] + [sys.modules.get(__name__)]
+    return list({id(m): m for m in mods if m is not None}.values())
+
+
+def said(message: str) -> None:
+    """Record a problem the command printed itself; ``release()`` will not repeat it."""
+    for module in _each():
+        module._said.add(_core(message))
+
+
+def _core(message: str) -> str:
+    line = " ".join(str(message).split())
+    more = line.rfind(" (and ")  # _rebuild.report: "<first problem> (and N more; run ...)"
+    if more != -1 and line.endswith("`cert-session status`)"):
+        line = line[:more]
+    return line.rstrip(".")
+
+
+def release() -> None:
+    """Write the held lines (of every copy) the command did not print itself, once each; stop holding."""
+    lines: list[str] = []
+    for module in _each():
+        lines += module._held or []
+        setattr(module, "_held", None)  # noqa: B010 - another copy of this module
+    said = set().union(*(module._said for module in _each()))
+    for line in dict.fromkeys(lines):
+        if _core(line) not in said:
+            _write("cert-session: %s\n" % line)
+    for module in _each():
+        module._said.clear()
 
 
 def _write(text: str) -> None:

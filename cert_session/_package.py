@@ -27,6 +27,7 @@ import zipfile
 from typing import Callable
 
 from . import _config, _defaults, _layout, _pem, _sources
+from ._x509 import CertInfo
 
 __all__ = ["package"]
 
@@ -274,6 +275,49 @@ def write_bootstrap(name: str, certs: dict[str, bytes], out_dir: str) -> str:
     return path
 
 
+def bootstrap_gaps(paths: list[str], bootstrap: str) -> list[str]:
+    """What ``bootstrap`` cannot complete: one sentence per --cert certificate whose chain stops short.
+
+    The bootstrap file is certifi's roots at build time plus the company
+    certificates. A company intermediate whose root is in neither reaches no
+    trust anchor for pip, requests before Python 3.13 and the other clients
+    that need a complete chain, so the first install through it would fail.
+    """
+    import certifi
+
+    from ._chains import unrooted
+    from ._x509 import DERError, parse_certificate
+
+    def infos(blocks: list[_pem.Block]) -> list[CertInfo]:
+        out = []
+        for block in blocks:
+            try:
+                out.append(parse_certificate(block.cert_der))
+            except DERError:
+                continue
+        return out
+
+    with open(certifi.where(), "rb") as f:
+        roots = infos(list(_pem.iter_blocks(f.read())))
+    given: dict[bytes, str] = {}
+    company: list[CertInfo] = []
+    for path in paths:
+        for info in infos(_sources.read_file(os.path.abspath(path))[0]):
+            if info.der not in given and info.is_ca:
+                given[info.der] = os.path.abspath(path)
+                company.append(info)
+    version = getattr(certifi, "__version__", "")
+    return [
+        "%s, from %s, chains up to %r, which is neither among the roots of certifi %s nor among "
+        "the --cert files, so %s cannot complete the company chain: pip and the other clients "
+        "that need a root would still fail. Add the certificate of %r with another --cert (ask "
+        "your IT department for the company root CA) and build again."
+        % (_sources.describe(gap.cert), given[gap.cert.der], gap.missing_issuer, version, bootstrap,
+           gap.missing_issuer)
+        for gap in unrooted(company, roots)
+    ]
+
+
 def package(
     name: str,
     certs: list[str],
@@ -292,6 +336,7 @@ def package(
             print("warning: %s" % w)
         path = build_wheel(name, version or _defaults.__version__, pem_files, targets, out_dir, export, os_store)
         bootstrap = write_bootstrap(name, pem_files, out_dir) if pem_files else None
+        gaps = bootstrap_gaps(certs, bootstrap) if bootstrap is not None else []
     except PackageError as exc:
         print("cert-session: %s" % exc, file=sys.stderr)
         return 1
@@ -312,4 +357,6 @@ def package(
             "(uv: SSL_CERT_FILE=%s uv pip install ...). Later upgrades need nothing."
             % (os.path.basename(bootstrap), name, os.path.basename(bootstrap))
         )
+    for gap in gaps:
+        print("warning: %s" % gap)
     return 0

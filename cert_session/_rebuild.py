@@ -14,6 +14,7 @@ import os
 import time
 
 from . import _cache, _config, _defaults, _layout, _log, _os_store, _pem, _sources, _state
+from ._chains import PARTIAL_CHAIN_TARGETS
 from ._platform import CURRENT
 from ._sources import Problem
 
@@ -207,7 +208,9 @@ def build(
             continue
         # The OS store comes after the base and before the company certificates.
         blocks += extra
-        if check_chain and target != "node":  # Node appends to its own roots: no base to check
+        # Node appends to its own roots: no base to check. curl and git take
+        # the company intermediate itself as an anchor (_chains.PARTIAL_CHAIN_TARGETS).
+        if check_chain and target != "node" and target not in PARTIAL_CHAIN_TARGETS:
             chain_bases.append((var, b"".join(b.cert_der for b in blocks), " + ".join(paths) or spec))
         merged = _pem.merge(blocks, company)
         name = "%s%s.pem" % (_layout.BUNDLE_PREFIX, hashlib.sha256(merged).hexdigest()[:32])

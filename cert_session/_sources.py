@@ -363,7 +363,9 @@ def chain_problems(certs: list[CompanyCert], bases: list[tuple[str, bytes, str]]
                 "warning",
                 cert.path,
                 "%s: the issuer of %s, %r, is neither in %s nor among the company "
-                "certificates, so clients still cannot reach a root. Add the "
+                "certificates, so clients that need a complete chain (Python before 3.13, "
+                "urllib3 before 2.4, Node) cannot reach a root; curl, git and Python 3.13+ "
+                "take the company certificate itself as the anchor. Add the "
                 "certificate of %r as a company certificate."
                 % (cert.path, describe(info), info.issuer, where, info.issuer),
                 "chain-incomplete",

@@ -34,6 +34,8 @@ def start() -> None:
         if os.environ.get("CERT_SESSION_DISABLE", "") not in ("", "0"):
             _log.debug("CERT_SESSION_DISABLE is set: doing nothing")
             return
+        if _is_cli():
+            _log.hold()  # the command prints what it finds; _cli.main releases the rest
         activate()
     except Exception as exc:  # noqa: BLE001 - start-up must never fail because of us
         _log.warn(
@@ -41,6 +43,13 @@ def start() -> None:
             "CERT_SESSION_DEBUG=1 explains, CERT_SESSION_DISABLE=1 turns the hook off"
             % (type(exc).__name__, exc)
         )
+
+
+def _is_cli() -> bool:
+    """Whether this process is the ``cert-session`` command (site sets sys.argv before .pth files run)."""
+    argv = getattr(sys, "argv", None) or [""]
+    name = os.path.basename(argv[0]).lower()
+    return name.startswith("cert-session") or list(getattr(sys, "orig_argv", ())[1:3]) == ["-m", "cert_session"]
 
 
 def activate(force: bool = False) -> dict[str, str]:

@@ -14,6 +14,7 @@ import sysconfig
 from typing import Any
 
 from . import _config, _defaults, _layout, _rebuild, _sources, _startup
+from ._chains import PARTIAL_CHAIN_TARGETS
 from ._x509 import CertInfo, iso_time
 
 __all__ = ["collect", "render", "SCHEMA"]
@@ -248,7 +249,7 @@ def collect() -> dict[str, Any]:
         # the one requests and pip use in-process (what `cert-session env` prints).
         bundle = value if exported else bundles.get(var)
         base = _base_row(target, spec, origs)
-        if target != "node" and base["path"]:
+        if target != "node" and target not in PARTIAL_CHAIN_TARGETS and base["path"]:  # as _rebuild.build
             chain_bases.append((var, base["paths"]))
         if base["problem"] and sources.certs and not store_blocks:
             # Otherwise this target silently exports nothing (Windows, python.org
@@ -341,6 +342,23 @@ def collect() -> dict[str, Any]:
     }
 
 
+def _plain_reason(reason: str | None) -> str:
+    """Why the bundle was written, in words (``--json`` keeps the state file's own text)."""
+    reason = reason or ""
+    for prefix, words in (
+        ("changed: ", "%s changed"),
+        ("bundle missing: ", "the bundle %s had been removed"),
+        ("bundle not usable: ", "the bundle %s could not be used"),
+    ):
+        if reason.startswith(prefix):
+            return "because " + words % reason[len(prefix) :]
+    if reason == "no state yet":
+        return "first use of these settings: nothing was cached for them yet"
+    if reason.startswith("asked for"):
+        return "`cert-session rebuild` asked for it"
+    return "because " + reason if reason else "reason unknown"
+
+
 def render(data: dict[str, Any]) -> str:
     out = []
     hook = data["hook"]
@@ -358,7 +376,7 @@ def render(data: dict[str, Any]) -> str:
             note = "" if row["exported"] else ", in-process only: CERT_SESSION_EXPORT=0"
             out.append("  merged bundle: %s (%s certificates%s)" % (row["bundle"], row["certificates"], note))
             if row["rebuilt"]["at"]:
-                out.append("  last rebuilt: %s (reason: %s)" % (row["rebuilt"]["at"], row["rebuilt"]["reason"]))
+                out.append("  last rebuilt: %s (%s)" % (row["rebuilt"]["at"], _plain_reason(row["rebuilt"]["reason"])))
     store = data["os_store"]
     if store["enabled"]:
         out.append(

@@ -174,3 +174,36 @@ def bare_venv_env(wheelhouse: Path, bare_wheel: Path, tmp_path: Path) -> tuple[V
     home = tmp_path / "home"
     venv = new_venv(tmp_path / "venv", wheelhouse, home, "certifi==" + CERTIFI_WITH_ROOT, str(bare_wheel))
     return venv, clean_env(home)
+
+
+# git and curl from a shell that ran `eval "$(cert-session env --targets git,curl)"`:
+# their TLS libraries take the company intermediate itself as the anchor.
+GIT_CURL = r"""
+eval "$("$CLI" env --shell bash --targets git,curl)"
+curl -sS -o /dev/null -w 'curl %{http_code}\n' "$URL" 2>&1
+git ls-remote "$URL" 2>&1 | head -1
+"""
+
+
+def test_env_for_git_and_curl_warns_nothing_when_git_and_curl_then_succeed(
+    installed: Venv, world: World, tmp_path: Path
+) -> None:
+    """Issue #23: git's base (the system CA file) lacks the company root, and git and curl succeed all the same."""
+    if shutil.which("curl") is None or shutil.which("git") is None:
+        pytest.skip("curl or git is not installed")
+    env = clean_env(tmp_path / "home", CLI=installed.script("cert-session"), URL=world.urls["company"])
+    cli = installed.script("cert-session")
+    env_only = subprocess.run([cli, "env", "--shell", "bash", "--targets", "git,curl"], env=env, cwd=env["HOME"],
+                              capture_output=True, text=True, timeout=120)
+    assert env_only.returncode == 0 and env_only.stderr == "", env_only.stderr
+    proc = subprocess.run(["bash", "-c", GIT_CURL], env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=300)
+    curl, git = proc.stdout.splitlines()[:2]
+    assert curl == "curl 200", proc.stdout + proc.stderr
+    # TLS verified: git reached the server, which is no git repository (a certificate problem reads otherwise).
+    assert "not valid: is this a git repository?" in git or "not found" in git, git
+    assert "certificate" not in git.lower()
+
+    # Control: without the eval, both refuse the company server.
+    bare = GIT_CURL.replace('eval "$("$CLI" env --shell bash --targets git,curl)"', "")
+    proc = subprocess.run(["bash", "-c", bare], env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=300)
+    assert "curl 000" in proc.stdout and "certificate" in proc.stdout.lower(), proc.stdout

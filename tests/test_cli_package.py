@@ -8,6 +8,7 @@ requests against a server that sends only its leaf.
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import zipfile
 from pathlib import Path
@@ -143,6 +144,60 @@ def test_package_refuses_bad_certificates_naming_each_and_writes_no_wheel(
     assert str(garbage) in err and "not a certificate" in err
     assert str(world.company.intermediate_pem) not in err  # the good one is not blamed
     assert not out.exists() or not list(out.iterdir())
+
+
+def test_package_warns_when_the_bootstrap_cannot_complete_the_company_chain_and_names_the_certificate(
+    installed: Venv, world: World, tmp_path: Path
+) -> None:
+    """Issue #23: an intermediate whose root certifi lacks made a bootstrap file that completes nothing, silently."""
+    import trustme
+
+    from tests.helpers import servers
+
+    root = trustme.CA(organization_name="cert-session test root certifi lacks")
+    intermediate = root.create_child_ca()
+    issuer, root_pem = tmp_path / "Issuer.crt", tmp_path / "Root.crt"
+    intermediate.cert_pem.write_to_path(str(issuer))
+    root.cert_pem.write_to_path(str(root_pem))
+    leaf = intermediate.issue_cert("localhost")
+    leaf_pem, leaf_key = tmp_path / "leaf.pem", tmp_path / "leaf.key"
+    leaf.cert_chain_pems[0].write_to_path(str(leaf_pem))
+    leaf.private_key_pem.write_to_path(str(leaf_key))
+    env = clean_env(tmp_path / "home")
+    cli = installed.script("cert-session")
+
+    def build(*certs: Path) -> tuple[str, Path]:
+        out = tmp_path / ("dist-%d" % len(certs))
+        args = [a for c in certs for a in ("--cert", str(c))]
+        proc = run([cli, "package", "--name", NAME, *args, "-o", str(out)], env)
+        return proc.stdout, out / ("%s-bootstrap.pem" % NAME)
+
+    def verifies(bootstrap: Path, url: str) -> bool:
+        # What pip's vendored urllib3 1.26 builds: OpenSSL's defaults, no partial chain.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(str(bootstrap))
+        try:
+            with socket.create_connection(("localhost", int(url.rsplit(":", 1)[1].strip("/"))), timeout=20) as sock:
+                ctx.wrap_socket(sock, server_hostname="localhost").close()
+            return True
+        except ssl.SSLCertVerificationError:
+            return False
+
+    with servers.serve_https(leaf_pem, leaf_key) as url:
+        out, bootstrap = build(issuer)
+        (warning,) = [line for line in out.splitlines() if line.startswith("warning: ")]
+        assert pki.sha256_fingerprint(issuer)[:23] in warning and str(issuer) in warning  # the certificate, its file
+        assert "cert-session test root certifi lacks" in warning and str(bootstrap) in warning  # the missing root
+        assert "with another --cert" in warning  # what to do
+        assert not verifies(bootstrap, url)  # the warning is true
+
+        out, bootstrap = build(issuer, root_pem)  # doing what it says
+        assert "warning" not in out
+        assert verifies(bootstrap, url)
+
+    # The company intermediate whose root certifi has: no warning (the acme fixture's build).
+    out, _ = build(world.company.intermediate_pem)
+    assert "warning" not in out
 
 
 @pytest.mark.parametrize(
