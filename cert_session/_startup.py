@@ -167,13 +167,19 @@ def _write_fast(
         return
     inputs = [(_layout.DEFAULTS_FILE, _layout.fingerprint(_layout.DEFAULTS_FILE))]
     inputs += [(p, fp) for p, fp in found[2] if p not in bundle_paths]
+    recorded = dict(found[2])
     bundles: list[tuple[str, str]] = []
     dirs = []
     for path in sorted(bundle_paths):
         try:
-            bundles.append((path, _layout.stat_fingerprint(os.lstat(path))))
+            seen = _layout.stat_fingerprint(os.lstat(path))
         except OSError:
             return
+        if recorded.get(path) != seen:
+            # Replaced since its state was written (bundle names are stable,
+            # _rebuild.bundle_name): not what the state vouches for.
+            return
+        bundles.append((path, seen))
         parent = os.path.dirname(path)
         if parent != directory and parent not in dirs:
             dirs.append(parent)
