@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 else:
     from ._record import Record
 
-__all__ = ["Base", "resolve_base", "rebuild", "build", "build_fingerprinted", "bundle_name", "write", "report", "bundle_for"]
+__all__ = ["Base", "resolve_base", "rebuild", "build", "build_fingerprinted", "bundle_name", "git_config_text", "write", "report", "bundle_for"]
 
 MAX_BASE_SIZE = 64 << 20
 
@@ -217,6 +217,7 @@ def build(
     chain_bases: list[tuple[str, bytes, str]] = []  # (variable, base DER, base name) for the chain check
     stores: dict[str, _os_store.Store] = {}
     for target, full_spec in bases:
+        full_spec, _, git_include = full_spec.partition(_config.GIT_CONFIG_MARK)
         spec, _, store_spec = full_spec.partition(_config.OS_STORE_MARK)
         base = resolve_base(spec)
         resolved.append(base)
@@ -267,6 +268,11 @@ def build(
             chain_bases.append((var, b"".join(b.cert_der for b in blocks), " + ".join(paths) or spec))
         merged = _pem.merge(blocks, company)
         bundles[var] = (bundle_name(certs_env, full_spec), merged)
+        if git_include:
+            # Not a bundle: the file git's system config includes. write()
+            # makes the GIT_CONFIG_SYSTEM file, which must name the bundle's final path.
+            name = bundle_name(certs_env, full_spec + _config.GIT_CONFIG_MARK + git_include)
+            bundles[_config.GIT_CONFIG] = (name[:-4] + _layout.GITCONFIG_SUFFIX, git_include.encode("utf-8", "surrogateescape"))
     problems.extend(_sources.chain_problems(sources.certs, chain_bases))
     return bundles, inputs, problems, resolved
 
@@ -283,6 +289,30 @@ def bundle_name(certs_env: str, spec: str) -> str:
     """
     key = "\x1f".join([_layout.HERE, certs_env, spec]).encode("utf-8", "surrogateescape")
     return "%s%s.pem" % (_layout.BUNDLE_PREFIX, hashlib.sha256(key).hexdigest()[:32])
+
+
+def git_config_text(bundle: str, include: str) -> bytes:
+    """The git target's GIT_CONFIG_SYSTEM file: our CA file, then the system config it replaces.
+
+    git reads the system config first, so the user's own http.sslCAInfo wins
+    from anywhere else (``git -c``, ~/.gitconfig, a repository's config), and
+    the included file comes after our line, so the administrator's wins too.
+    A missing included file is skipped by git.
+    """
+
+    def quoted(value: str) -> str:
+        return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
+
+    lines = [
+        "# Written by cert-session (the git target): the company certificates for git,",
+        "# at the lowest precedence. Every http.sslCAInfo of yours wins over this one.",
+        "[http]",
+        "\tsslCAInfo = " + quoted(bundle),
+        "[include]",
+        "\tpath = " + quoted(include),
+        "",
+    ]
+    return "\n".join(lines).encode("utf-8", "surrogateescape")
 
 
 def write(
@@ -309,8 +339,14 @@ def write(
             exports = {}
             written = {}
             for var, (name, data) in bundles.items():
-                path, written[name] = _cache.write_bundle(directory, name, data)
-                exports[var] = (path, len(data))
+                if var != _config.GIT_CONFIG:
+                    path, written[name] = _cache.write_bundle(directory, name, data)
+                    exports[var] = (path, len(data))
+            if _config.GIT_CONFIG in bundles:
+                name, include = bundles[_config.GIT_CONFIG]
+                text = git_config_text(exports[_config.TARGETS["git"]][0], include.decode("utf-8", "surrogateescape"))
+                path, written[name] = _cache.write_bundle(directory, name, text)
+                exports[_config.GIT_CONFIG] = (path, len(text))
             # The hook never reads a bundle: watching each one's stat identity
             # turns any rewrite of it (same size or not) into a rebuild.
             watched = fingerprints + [(path, written[os.path.basename(path)]) for path, _ in sorted(set(exports.values()))]

@@ -103,8 +103,10 @@ def plan(
         export = _config.export_enabled()
     sets: list[tuple[str, str]] = []
     unsets: list[str] = []
+    # git through its system config: GIT_SSL_CAINFO would beat the user's own settings (issue #23).
+    skip = _config.TARGETS["git"] if _config.GIT_CONFIG in exports else None
     for var, orig in origs.items():
-        if var in exports and export:
+        if var in exports and export and var != skip:
             _log.debug("%s=%s (base %s)" % (var, exports[var], orig or "default"))
             sets.append((var, exports[var]))
             # The original, for a child to re-derive from; an unset original
@@ -128,7 +130,7 @@ def plan(
 
 def write_fast_state(directory: str, config: str, exports: dict[str, str], origs: dict[str, str]) -> None:
     """The fast state of a fresh process with these originals (``rebuild --system``)."""
-    raw = {var: origs.get(var, "") for var in _config.TARGETS.values()}
+    raw = {var: origs.get(var, "") for var in list(_config.TARGETS.values()) + [_config.GIT_CONFIG]}
     for name in _state.FAST_KEY_VARS:  # the rest as set now; no CERT_SESSION_ORIG_* in a fresh process
         if name not in raw and not name.startswith(_config.ORIG_PREFIX):
             raw[name] = os.environ.get(name, "")
