@@ -61,6 +61,7 @@ _KEY_VARS = (
     "CERT_SESSION_EXPORT",
     "CERT_SESSION_OS_STORE",
     "SSL_CERT_DIR",
+    "GIT_CONFIG_NOSYSTEM",
 )
 # Read in one pass: the switches and cache location, then the key.
 _NAMES = (

@@ -69,6 +69,7 @@ WATCHED_ENV = _VARIABLES + tuple(ORIG_PREFIX + v for v in _VARIABLES) + (
     "CERT_SESSION_EXPORT",
     "CERT_SESSION_OS_STORE",
     "SSL_CERT_DIR",
+    "GIT_CONFIG_NOSYSTEM",
     "CERT_SESSION_CACHE_DIR",
     "XDG_CACHE_HOME",
     "HOME",
@@ -124,6 +125,9 @@ def git_config_include(origs: dict[str, str]) -> str | None:
     variable, with the company certificates appended as for every target.
     """
     if origs.get(TARGETS["git"]):
+        return None
+    # git reads no system config at all then (git's git_env_bool): ours would be ignored.
+    if os.environ.get("GIT_CONFIG_NOSYSTEM", "").strip().lower() not in ("", "0", "false", "no", "off"):
         return None
     preset = origs.get(GIT_CONFIG, "")
     if preset:

@@ -104,6 +104,7 @@ FAST_KEY_VARS = (
     "CERT_SESSION_EXPORT",
     "CERT_SESSION_OS_STORE",
     "SSL_CERT_DIR",
+    "GIT_CONFIG_NOSYSTEM",
 )
 MAX_STATE_SIZE = 1 << 16
 ENV_MAGIC = "cert-session-environment 1"

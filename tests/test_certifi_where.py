@@ -20,11 +20,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
+from cert_session import _cache, _rebuild
 from tests.conftest import World
+from tests.helpers.inprocess import isolate
 from tests.helpers.env import clean_env, run
 from tests.helpers.venvs import GET, Venv, assert_ok, make_venv
 from tests.helpers.wheels import build_certifi_wheel, genuine_mozilla_bundle
@@ -83,6 +87,50 @@ def test_patched_certifi_where_is_the_base_and_the_shipped_cacert_pem_is_not(
         f.write(world.private.root_pem.read_bytes())
     assert_ok(venv.get(env, world.urls["private"]))
     assert ders(world.private.root_pem) <= ders(exported(venv, env)[0])
+
+
+def test_where_is_remembered_per_certifi_install_and_asked_again_when_certifi_changes(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Importing certifi costs more than the rest of a rebuild: once per install, not per rebuild."""
+    isolate(monkeypatch, tmp_path)
+    site = tmp_path / "site"
+    build_certifi_wheel(tmp_path / "wheel", PATCHED_CERTIFI, [], where=world.company.root_pem)
+    import zipfile
+
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    zipfile.ZipFile(wheel).extractall(site)
+    monkeypatch.syspath_prepend(str(site))
+    for name in [n for n in sys.modules if n == "certifi" or n.startswith("certifi.")]:
+        monkeypatch.delitem(sys.modules, name)
+
+    first = _rebuild.resolve_base("certifi:")
+    assert first.path == str(world.company.root_pem) and str(world.company.root_pem) in first.inputs
+    assert (Path(str(_cache.fast_dir())) / "certifi-where").is_file()
+
+    # The same install: answered from the memo, even by a certifi that could not say it now.
+    imported = sys.modules["certifi"]
+    broken = types.ModuleType("certifi")
+    broken.__spec__ = imported.__spec__
+
+    def where() -> str:
+        raise RuntimeError("certifi imported again")
+
+    broken.where = where  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "certifi", broken)
+    assert _rebuild.resolve_base("certifi:").path == str(world.company.root_pem)
+
+    # certifi's code changes (an upgrade replaces core.py): asked again.
+    core = site / "certifi" / "core.py"
+    core.write_text(core.read_text().replace(repr(str(world.company.root_pem)), repr(str(world.newroot.root_pem))))
+    again = _rebuild.resolve_base("certifi:")
+    assert again.path is None and again.problem is not None and "certifi imported again" in again.problem
+    monkeypatch.setitem(sys.modules, "certifi", imported)
+    monkeypatch.delitem(sys.modules, "certifi.core")
+    import importlib
+
+    importlib.reload(imported)
+    assert _rebuild.resolve_base("certifi:").path == str(world.newroot.root_pem)
 
 
 # ----------------------------------------------------- Debian's python3

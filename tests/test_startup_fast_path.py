@@ -73,6 +73,7 @@ CASES = {
     "git-config": {"CERT_SESSION_TARGETS": "requests,git"},
     "git-config-preset": {"CERT_SESSION_TARGETS": "git", "GIT_CONFIG_SYSTEM": "PRESET"},
     "git-cainfo-preset": {"CERT_SESSION_TARGETS": "git", "GIT_SSL_CAINFO": "PRESET"},
+    "git-nosystem": {"CERT_SESSION_TARGETS": "git", "GIT_CONFIG_NOSYSTEM": "1"},
     "inherited-git-config-not-exported-now": {
         "GIT_CONFIG_SYSTEM": OURS[:-4] + ".gitconfig",
         "CERT_SESSION_ORIG_GIT_CONFIG_SYSTEM": "PRESET",

@@ -153,3 +153,17 @@ def test_node_ca_option_wins_over_our_extra_certificates(shell: dict[str, str], 
     assert node(shell, private, world.private.root_pem) == "OK 200"
     # ca replaces Node's roots, NODE_EXTRA_CA_CERTS included: the user's choice, whole.
     assert node(shell, company, world.private.root_pem).startswith("ERR ")
+
+
+def test_with_git_config_nosystem_the_git_target_exports_git_ssl_cainfo(
+    installed: Venv, world: World, tmp_path: Path
+) -> None:
+    """GIT_CONFIG_NOSYSTEM makes git skip the system config, ours included: GIT_SSL_CAINFO it is, as before."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    env = clean_env(
+        tmp_path / "home", GIT_CONFIG_NOSYSTEM="1", CERT_SESSION_CERTS=str(world.company.root_pem), GIT_TERMINAL_PROMPT="0"
+    )
+    exported = _exported(run([installed.script("cert-session"), "env", "--shell", "bash", "--targets", "git"], env).stdout)
+    assert "GIT_CONFIG_SYSTEM" not in exported and Path(exported["GIT_SSL_CAINFO"]).is_file()
+    assert git(dict(env, **exported), world.urls["company"]) == "TLS OK"
