@@ -17,19 +17,21 @@ is never changed.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
 import sys
 import types
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from cert_session import _cache, _rebuild
 from tests.conftest import World
-from tests.helpers.inprocess import isolate
 from tests.helpers.env import clean_env, run
+from tests.helpers.inprocess import isolate
 from tests.helpers.venvs import GET, Venv, assert_ok, make_venv
 from tests.helpers.wheels import build_certifi_wheel, genuine_mozilla_bundle
 from tests.test_targets import ders
@@ -96,8 +98,6 @@ def test_where_is_remembered_per_certifi_install_and_asked_again_when_certifi_ch
     isolate(monkeypatch, tmp_path)
     site = tmp_path / "site"
     build_certifi_wheel(tmp_path / "wheel", PATCHED_CERTIFI, [], where=world.company.root_pem)
-    import zipfile
-
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
     zipfile.ZipFile(wheel).extractall(site)
     monkeypatch.syspath_prepend(str(site))
@@ -127,8 +127,6 @@ def test_where_is_remembered_per_certifi_install_and_asked_again_when_certifi_ch
     assert again.path is None and again.problem is not None and "certifi imported again" in again.problem
     monkeypatch.setitem(sys.modules, "certifi", imported)
     monkeypatch.delitem(sys.modules, "certifi.core")
-    import importlib
-
     importlib.reload(imported)
     assert _rebuild.resolve_base("certifi:").path == str(world.newroot.root_pem)
 
