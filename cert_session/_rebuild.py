@@ -92,16 +92,68 @@ def _certifi_at(package_dir: str, origin: str, not_on_path: str | None) -> Base:
 _WHERE_MEMO = "certifi-where"
 
 
+# What upstream certifi's where() uses, in every release since 2016 (the
+# importlib.resources, importlib_resources-free and os.path variants): it
+# names the cacert.pem beside the package, and nothing else.
+_UPSTREAM_WHERE_NAMES = frozenset((
+    "_CACERT_PATH", "_CACERT_CTX", "as_file", "files", "joinpath", "get_path", "str", "__enter__",
+    "atexit", "register", "exit_cacert_ctx", "os", "path", "dirname", "__file__", "join",
+))
+_UPSTREAM_WHERE_CONSTANTS = frozenset((None, "certifi", "cacert.pem"))
+_UPSTREAM_INIT_NAMES = frozenset(("__doc__", "core", "contents", "where", "__all__", "__version__"))
+
+
+def _upstream_where(origin: str, core: str) -> bool:
+    """Whether certifi's where() is upstream's, read from its code without running it.
+
+    Every ``where`` in core.py may only build the path of ``cacert.pem`` from
+    the package, and __init__.py may only re-export it. A distribution's
+    patch (Debian's constant, Fedora's literal path, a variable) fails the
+    check, and certifi is asked. ``compile`` imports nothing: importing
+    certifi costs more than the rest of a rebuild (issue #23).
+    """
+    import types
+
+    try:
+        with open(origin, "rb") as f:
+            init = compile(f.read(), origin, "exec", dont_inherit=True)
+        with open(core, "rb") as f:
+            module = compile(f.read(), core, "exec", dont_inherit=True)
+    except (OSError, SyntaxError, ValueError):
+        return False
+    if not set(init.co_names) <= _UPSTREAM_INIT_NAMES or any(isinstance(c, types.CodeType) for c in init.co_consts):
+        return False
+    wheres = []
+    pending = [module]
+    while pending:
+        code = pending.pop()
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                pending.append(const)
+                if const.co_name == "where":
+                    wheres.append(const)
+    return bool(wheres) and all(
+        "cacert.pem" in w.co_consts
+        and set(w.co_names) <= _UPSTREAM_WHERE_NAMES
+        and all(c in _UPSTREAM_WHERE_CONSTANTS for c in w.co_consts if not isinstance(c, (int, tuple)))
+        for w in wheres
+    )
+
+
 def _certifi_where(package_dir: str, origin: str, not_on_path: str | None) -> tuple[str | None, str | None]:
     """(certifi.where(), None), or (None, why it failed).
 
-    Importing certifi costs more than the rest of a rebuild (its
-    importlib.resources pulls in pathlib, zipfile, tempfile, ...), so the
-    answer is remembered in this environment's cache directory, keyed by the
-    stat fingerprints of certifi's __init__.py and core.py: certifi is
+    Upstream's where() is read from its code (``_upstream_where``). Any other
+    is asked: importing certifi costs more than the rest of a rebuild (its
+    importlib.resources pulls in pathlib, zipfile, tempfile, typing, ...), so
+    the answer is remembered in this environment's cache directory, keyed by
+    the stat fingerprints of certifi's __init__.py and core.py: certifi is
     imported once per install or upgrade, not at every rebuild.
     """
     core = os.path.join(package_dir, "core.py")
+    pem = os.path.join(package_dir, "cacert.pem")
+    if os.path.isfile(pem) and _upstream_where(origin, core):
+        return pem, None
     key = "\x1f".join([origin, _layout.fingerprint(origin), core, _layout.fingerprint(core)])
     directory = _cache.fast_dir()
     memo = os.path.join(directory, _WHERE_MEMO) if directory is not None else None

@@ -131,6 +131,27 @@ def test_where_is_remembered_per_certifi_install_and_asked_again_when_certifi_ch
     assert _rebuild.resolve_base("certifi:").path == str(world.newroot.root_pem)
 
 
+def test_upstream_where_is_read_from_certifis_code_and_a_patched_one_is_not(world: World, tmp_path: Path) -> None:
+    """The common case costs no import: upstream's where() names the cacert.pem beside it."""
+    import certifi
+
+    package = Path(certifi.__file__).parent
+    assert _rebuild._upstream_where(str(package / "__init__.py"), str(package / "core.py"))
+    build_certifi_wheel(tmp_path / "wheel", PATCHED_CERTIFI, [], where=world.company.root_pem)
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    patched = tmp_path / "site" / "certifi"
+    assert not _rebuild._upstream_where(str(patched / "__init__.py"), str(patched / "core.py"))
+    # Upstream's core.py behind an __init__.py that defines its own where().
+    (patched / "core.py").write_bytes((package / "core.py").read_bytes())
+    assert _rebuild._upstream_where(str(patched / "__init__.py"), str(patched / "core.py"))
+    (patched / "__init__.py").write_text("from .core import contents\n\ndef where():\n    return '/etc/ssl/cert.pem'\n")
+    assert not _rebuild._upstream_where(str(patched / "__init__.py"), str(patched / "core.py"))
+    debian = Path("/usr/lib/python3/dist-packages/certifi")
+    if (debian / "core.py").is_file():
+        assert not _rebuild._upstream_where(str(debian / "__init__.py"), str(debian / "core.py"))
+
+
 # ----------------------------------------------------- Debian's python3
 
 DEBIAN_PYTHON = "/usr/bin/python3"
