@@ -313,6 +313,7 @@ def fresh_state(config: str) -> tuple[dict[str, str] | None, str, tuple[str, _st
     """
     name = _state.state_name(config)
     why = "no state yet"
+    primary = fast_dir()
     for directory in candidate_dirs():
         try:
             st = os.lstat(directory)
@@ -329,6 +330,12 @@ def fresh_state(config: str) -> tuple[dict[str, str] | None, str, tuple[str, _st
             _log.debug("steady state from %s" % directory)
             return exports, "", (directory, state)
         why = changed
+        if directory == primary:
+            # Rebuild here rather than use another directory's bundles: the
+            # paths shells exported from here must get the new content
+            # (issue #23), e.g. after a Windows reader held a bundle for a
+            # moment and the last rebuild had to use the fallback.
+            break
     return None, why, None
 
 

@@ -167,6 +167,13 @@ def _write_fast(
                 break
     if found is None:
         return
+    if first and first[0] not in (directory, _layout.SYSTEM_CACHE_DIR) and os.path.exists(
+        os.path.join(directory, _state.state_name(config))
+    ):
+        # This directory has a state of its own, now stale (its bundles could
+        # not be replaced, _cache.fresh_state): the next start must rebuild
+        # here, not repeat the fallback's bundles.
+        return
     inputs = [(_layout.DEFAULTS_FILE, _layout.fingerprint(_layout.DEFAULTS_FILE))]
     inputs += [(p, fp) for p, fp in found[2] if p not in bundle_paths]
     recorded = dict(found[2])
