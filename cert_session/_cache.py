@@ -23,6 +23,7 @@ __all__ = [
     "ensure_private_dir",
     "write_atomic",
     "write_if_changed",
+    "write_bundle",
     "prune",
     "primary_problem",
     "writable_dirs",
@@ -91,35 +92,64 @@ def write_if_changed(directory: str, name: str, data: bytes, mode: int = 0o644) 
     Windows a file another interpreter holds open cannot be replaced at all.
     """
     final = os.path.join(directory, name)
-    if _same_content(final, data, mode):
+    if _same_content(final, data, mode) is not None:
         return final
     return write_atomic(directory, name, data, mode)
 
 
-def _same_content(path: str, data: bytes, mode: int) -> bool:
+def write_bundle(directory: str, name: str, data: bytes, mode: int = 0o644) -> tuple[str, str]:
+    """``write_if_changed``, and the stat fingerprint of the file that holds ``data``.
+
+    A bundle's name says which bundle it is, not what it holds
+    (``_rebuild.bundle_name``): another process may replace it with other
+    content between our write and a stat by name. So the fingerprint is
+    that of the very file we wrote or found identical (same inode), and
+    ``"-"`` if it is no longer at ``path``: the state then records a
+    fingerprint the file does not have, and the next start rebuilds.
+    """
+    final = os.path.join(directory, name)
+    identity = _same_content(final, data, mode)
+    if identity is None:
+        _, identity = _write_atomic(directory, name, data, mode)
+    try:
+        st = os.lstat(final)
+    except OSError:
+        return final, "-"
+    if (st.st_ino, st.st_dev) != identity and _same_content(final, data, mode) != (st.st_ino, st.st_dev):
+        return final, "-"
+    return final, _layout.stat_fingerprint(st)
+
+
+def _same_content(path: str, data: bytes, mode: int) -> tuple[int, int] | None:
+    """(inode, device) of ``path`` if it is a safe file holding exactly ``data``, else None."""
     try:
         fd = os.open(path, CURRENT.read_flags())
     except OSError:
-        return False
+        return None
     try:
         st = os.fstat(fd)
         if not (CURRENT.safe(st, stat.S_IFREG) and st.st_size == len(data) and CURRENT.same_mode(st, mode)):
-            return False
+            return None
         chunks = []
         while True:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 break
             chunks.append(chunk)
-        return b"".join(chunks) == data
+        return (st.st_ino, st.st_dev) if b"".join(chunks) == data else None
     except OSError:
-        return False
+        return None
     finally:
         os.close(fd)
 
 
 def write_atomic(directory: str, name: str, data: bytes, mode: int = 0o644) -> str:
     """Write ``directory/name`` all at once; return its path."""
+    return _write_atomic(directory, name, data, mode)[0]
+
+
+def _write_atomic(directory: str, name: str, data: bytes, mode: int) -> tuple[str, tuple[int, int]]:
+    """``write_atomic``, and the (inode, device) of the file written (or kept)."""
     final = os.path.join(directory, name)
     tmp = os.path.join(directory, "%s%d-%s" % (_TMP_PREFIX, os.getpid(), os.urandom(6).hex()))
     fd = os.open(tmp, CURRENT.write_flags(), mode)
@@ -130,15 +160,20 @@ def write_atomic(directory: str, name: str, data: bytes, mode: int = 0o644) -> s
                 written = os.write(fd, view)
                 view = view[written:]
             CURRENT.set_mode(fd, mode)
+            st = os.fstat(fd)
+            identity = (st.st_ino, st.st_dev)
         finally:
             os.close(fd)
         try:
             CURRENT.replace(tmp, final)
         except PermissionError:
-            # Windows: a reader still holds the destination. A bundle is
-            # named by its content, so one already there is just as good.
-            if not (_layout.is_ours(name) and _same_content(final, data, mode)):
+            # Windows: a reader still holds the destination (for longer than
+            # the replace policy waits). One that already holds exactly
+            # these bytes is just as good.
+            kept = _same_content(final, data, mode) if _layout.is_ours(name) else None
+            if kept is None:
                 raise
+            identity = kept
             os.unlink(tmp)
     except BaseException:
         try:
@@ -146,14 +181,17 @@ def write_atomic(directory: str, name: str, data: bytes, mode: int = 0o644) -> s
         except OSError:
             pass
         raise
-    return final
+    return final, identity
 
 
 def prune(directory: str) -> None:
     """Remove old bundles no state refers to, stale fast states, and temp files left by crashes.
 
-    A bundle outlives its state by a week: processes started before a
-    rebuild keep reading the old file on every new connection.
+    A bundle's name stays the same through rebuilds (``_rebuild.bundle_name``),
+    so every state keeps the bundles it ever exported: a shell that exported
+    one a month ago still finds it, with current content. A bundle no state
+    names (written by an older version, whose names said the content) goes
+    a week after it was last written.
     """
     now = time.time()
     try:
@@ -172,10 +210,10 @@ def prune(directory: str) -> None:
             # Useful only while every bundle it names is current.
             data = _state.read_file(path)
             lines = _state.parse_fast(data) if data is not None else None
-            bundles = [f[1] for f in lines or [] if f[0] == "B" and len(f) == 3]
+            bundles = [(f[1], f[2]) for f in lines or [] if f[0] == "B" and len(f) == 3]
             if lines is None or any(
-                not os.path.exists(b) or (os.path.dirname(b) == directory and os.path.basename(b) not in keep)
-                for b in bundles
+                (os.path.dirname(b) == directory and os.path.basename(b) not in keep) or _lstat_fingerprint(b) != fp
+                for b, fp in bundles
             ):
                 _unlink(path)
             continue
@@ -190,6 +228,13 @@ def prune(directory: str) -> None:
                 os.unlink(path)
         except OSError:
             pass
+
+
+def _lstat_fingerprint(path: str) -> str:
+    try:
+        return _layout.stat_fingerprint(os.lstat(path))
+    except OSError:
+        return "-"
 
 
 def _unlink(path: str) -> None:
@@ -268,6 +313,7 @@ def fresh_state(config: str) -> tuple[dict[str, str] | None, str, tuple[str, _st
     """
     name = _state.state_name(config)
     why = "no state yet"
+    primary = fast_dir()
     for directory in candidate_dirs():
         try:
             st = os.lstat(directory)
@@ -284,6 +330,12 @@ def fresh_state(config: str) -> tuple[dict[str, str] | None, str, tuple[str, _st
             _log.debug("steady state from %s" % directory)
             return exports, "", (directory, state)
         why = changed
+        if directory == primary:
+            # Rebuild here rather than use another directory's bundles: the
+            # paths shells exported from here must get the new content
+            # (issue #23), e.g. after a Windows reader held a bundle for a
+            # moment and the last rebuild had to use the fallback.
+            break
     return None, why, None
 
 

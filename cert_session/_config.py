@@ -28,6 +28,9 @@ __all__ = [
     "cwd_independent",
     "os_store_spec",
     "OS_STORE_MARK",
+    "GIT_CONFIG",
+    "GIT_CONFIG_MARK",
+    "git_config_include",
 ]
 
 TARGETS = {  # target -> variable it exports
@@ -51,13 +54,22 @@ _DEFAULT_BASE = {
     "node": "none:",  # Node appends NODE_EXTRA_CA_CERTS to its own roots
 }
 ORIG_PREFIX = "CERT_SESSION_ORIG_"
+# The git target's variable when the user has not set GIT_SSL_CAINFO (issue
+# #23): GIT_SSL_CAINFO beats every git setting, `git -c http.sslCAInfo=...`
+# and ~/.gitconfig included, while the system config file is the one git
+# reads first, so every other setting of the user's wins over it.
+GIT_CONFIG = "GIT_CONFIG_SYSTEM"
+# A git base spec "<spec>+gitconfig:<file to include>": exported through GIT_CONFIG.
+GIT_CONFIG_MARK = "+gitconfig:"
+_VARIABLES = tuple(TARGETS.values()) + (GIT_CONFIG,)
 # Variables whose values decide everything activate() computes.
-WATCHED_ENV = tuple(TARGETS.values()) + tuple(ORIG_PREFIX + v for v in TARGETS.values()) + (
+WATCHED_ENV = _VARIABLES + tuple(ORIG_PREFIX + v for v in _VARIABLES) + (
     "CERT_SESSION_CERTS",
     "CERT_SESSION_TARGETS",
     "CERT_SESSION_EXPORT",
     "CERT_SESSION_OS_STORE",
     "SSL_CERT_DIR",
+    "GIT_CONFIG_NOSYSTEM",
     "CERT_SESSION_CACHE_DIR",
     "XDG_CACHE_HOME",
     "HOME",
@@ -76,6 +88,9 @@ def current_config() -> Config:
     certs_env = absolute_paths(environ.get("CERT_SESSION_CERTS", ""))
     store = os_store_spec(origs)
     bases = [(t, base_spec(t, origs) + (OS_STORE_MARK + store if store else "")) for t in selected_targets()]
+    include = git_config_include(origs)
+    if include is not None:
+        bases = [(t, spec + GIT_CONFIG_MARK + include if t == "git" else spec) for t, spec in bases]
     config = "\x1f".join([_defaults.__version__, certs_env, _layout.HERE] + ["%s=%s" % tb for tb in bases])
     return config, bases, certs_env, origs
 
@@ -103,6 +118,23 @@ def os_store_spec(origs: dict[str, str]) -> str | None:
     return "openssl:%s|%s" % (os.path.abspath(cafile) if cafile else "", os.path.abspath(capath) if capath else "")
 
 
+def git_config_include(origs: dict[str, str]) -> str | None:
+    """The system git config that our GIT_CONFIG_SYSTEM file includes, or None: export GIT_SSL_CAINFO.
+
+    A GIT_SSL_CAINFO the user set beats any git config, so it stays the
+    variable, with the company certificates appended as for every target.
+    """
+    if origs.get(TARGETS["git"]):
+        return None
+    # git reads no system config at all then (git's git_env_bool): ours would be ignored.
+    if os.environ.get("GIT_CONFIG_NOSYSTEM", "").strip().lower() not in ("", "0", "false", "no", "off"):
+        return None
+    preset = origs.get(GIT_CONFIG, "")
+    if preset:
+        return os.path.abspath(preset)
+    return CURRENT.git_system_config or None
+
+
 def selected_targets() -> list[str]:
     raw = os.environ.get("CERT_SESSION_TARGETS") or _defaults.DEFAULT_TARGETS
     chosen = []
@@ -127,8 +159,8 @@ def export_enabled() -> bool:
 
 
 def originals() -> dict[str, str]:
-    """Every target variable's value before any cert-session hook touched it."""
-    return {var: original_value(var) for var in TARGETS.values()}
+    """Every target variable's value (and GIT_CONFIG_SYSTEM's) before any cert-session hook touched it."""
+    return {var: original_value(var) for var in _VARIABLES}
 
 
 def original_value(var: str) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "SYSTEM_CACHE_DIR",
     "DEFAULTS_FILE",
     "BUNDLE_PREFIX",
+    "GITCONFIG_SUFFIX",
     "is_ours",
     "digest64",
     "env_key",
@@ -43,18 +44,18 @@ SYSTEM_CACHE_DIR = os.path.join(PACKAGE_DIR, "_prebuilt")
 # Holds the version and the company defaults; watched by every fast state.
 DEFAULTS_FILE = os.path.join(PACKAGE_DIR, "_defaults.py")
 BUNDLE_PREFIX = "cert-session-"
+GITCONFIG_SUFFIX = ".gitconfig"  # the git target's GIT_CONFIG_SYSTEM file, beside its bundle
 
 
 # Memoized: the verify guard and the preload ask it of the same few paths at
 # every request (about 1,500 instructions a call; a hit costs a dict look-up).
 @functools.lru_cache(maxsize=256)
 def is_ours(value: str) -> bool:
-    """True for a path to one of our bundles (cert-session-<32 hex>.pem)."""
+    """True for a path to one of our bundles (cert-session-<32 hex>.pem) or git configs (.gitconfig)."""
     name = os.path.basename(value)
     return (
-        len(name) == 49
+        ((len(name) == 49 and name.endswith(".pem")) or (len(name) == 55 and name.endswith(GITCONFIG_SUFFIX)))
         and name.startswith(BUNDLE_PREFIX)
-        and name.endswith(".pem")
         and not name[13:45].strip("0123456789abcdef")
     )
 

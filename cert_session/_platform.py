@@ -45,6 +45,13 @@ class Policy:
     windows = False
     # Which reader of cert_session._os_store is this platform's trust store.
     os_store = "openssl"
+    # The system git config that git reads when GIT_CONFIG_SYSTEM is unset
+    # (its ETC_GITCONFIG: /etc/gitconfig for every distribution's git). The
+    # git target replaces it with a file that sets http.sslCAInfo and then
+    # includes this one (issue #23). "" where it is not known for certain
+    # (macOS: Apple's and Homebrew's git differ; Git for Windows: relative to
+    # its installation): there the git target exports GIT_SSL_CAINFO.
+    git_system_config = "/etc/gitconfig"
 
     # -- trust ---------------------------------------------------------------
 
@@ -212,6 +219,7 @@ class Policy:
 class _MacOS(Policy):
     name = "macos"
     os_store = "macos"
+    git_system_config = ""
 
     def _default_cache_dir(self, environ: Mapping[str, str]) -> str | None:
         """``~/Library/Caches/cert-session``."""
@@ -248,6 +256,7 @@ class _Windows(Policy):
     name = "windows"
     windows = True
     os_store = "windows"
+    git_system_config = ""
 
     def __init__(self, pathmod: ModuleType | None = None) -> None:
         # The path syntax: os.path (ntpath on Windows); tests pass ntpath on

@@ -3,8 +3,8 @@
 Runs only when an input changed (first start after a certifi upgrade, a new
 company certificate, ...), from the hook or from ``cert-session rebuild``.
 It may import more than the hook, but still stays light: no ``ssl`` unless
-a target needs OpenSSL's default paths, and certifi is found without being
-imported where its bundle sits beside the package.
+a target needs OpenSSL's default paths, and certifi is imported only when
+its code changed (``_certifi_where`` remembers ``where()``'s answer).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 else:
     from ._record import Record
 
-__all__ = ["Base", "resolve_base", "rebuild", "build", "build_fingerprinted", "write", "report", "bundle_for"]
+__all__ = ["Base", "resolve_base", "rebuild", "build", "build_fingerprinted", "bundle_name", "git_config_text", "write", "report", "bundle_for"]
 
 MAX_BASE_SIZE = 64 << 20
 
@@ -39,6 +39,13 @@ class Base(Record):
 
 
 def _certifi_base() -> Base:
+    """certifi's ``where()``: the file requests would have used (issue #23).
+
+    Debian's, Ubuntu's, Fedora's and conda's certifi point ``where()`` at the
+    system bundle, and Debian's still ships a ``cacert.pem`` beside it: the
+    shipped file is not the base, ``where()``'s is. An IT-installed company
+    root or proxy CA (update-ca-certificates) is only in the system bundle.
+    """
     import importlib.util
 
     try:
@@ -46,14 +53,15 @@ def _certifi_base() -> Base:
     except (ImportError, ValueError):
         spec = None
     if spec is None or not spec.origin:
-        # `pip install --user`: site processes the user site-packages (and
-        # so runs this hook) before it puts the system ones on sys.path.
+        # `pip install --user`, and a venv made with --system-site-packages:
+        # site processes those site-packages (and so runs this hook) before
+        # it puts the system ones on sys.path.
         import site
 
         for directory in site.getsitepackages() if hasattr(site, "getsitepackages") else []:
-            pem = os.path.join(directory, "certifi", "cacert.pem")
-            if os.path.isfile(pem):
-                return Base("certifi:", pem, "certifi (%s)" % os.path.dirname(pem), [pem], None)
+            init = os.path.join(directory, "certifi", "__init__.py")
+            if os.path.isfile(init):
+                return _certifi_at(os.path.dirname(init), init, directory)
         # Watch where pip would put it, so installing it triggers a rebuild.
         return Base(
             "certifi:",
@@ -63,22 +71,122 @@ def _certifi_base() -> Base:
             "certifi is not installed in this environment (%s); install it with "
             "`python -m pip install certifi`" % _layout.HERE,
         )
-    package_dir = os.path.dirname(spec.origin)
+    return _certifi_at(os.path.dirname(spec.origin), spec.origin, None)
+
+
+def _certifi_at(package_dir: str, origin: str, not_on_path: str | None) -> Base:
     pem = os.path.join(package_dir, "cacert.pem")
-    if os.path.isfile(pem):
-        # Its stat alone is enough: an upgrade, a reinstall (new inode) and
-        # an uninstall, or a switch to a distro certifi without it, all change it.
-        return Base("certifi:", pem, "certifi (%s)" % package_dir, [pem], None)
-    inputs = [package_dir, spec.origin]
-    # Debian's and Fedora's certifi ship no cacert.pem: where() names the
-    # system bundle. Honour it (this costs the import, once per change).
+    # What decides where()'s answer is certifi's code: pip and dpkg replace
+    # every file of a package they upgrade (new inode), so the shipped
+    # cacert.pem's stat stands for the whole package. Without one (Fedora),
+    # the directory and __init__.py. Then where()'s file itself.
+    inputs = [pem] if os.path.isfile(pem) else [package_dir, origin]
+    where, problem = _certifi_where(package_dir, origin, not_on_path)
+    if where is None:
+        return Base("certifi:", None, "certifi", inputs, problem)
+    inputs = list(dict.fromkeys(inputs + [where]))
+    if os.path.normcase(os.path.abspath(where)) == os.path.normcase(pem):
+        return Base("certifi:", where, "certifi (%s)" % package_dir, inputs, None)
+    return Base("certifi:", where, "certifi.where() %s (certifi in %s)" % (where, package_dir), inputs, None)
+
+
+_WHERE_MEMO = "certifi-where"
+
+
+# What upstream certifi's where() uses, in every release since 2016 (the
+# importlib.resources, importlib_resources-free and os.path variants): it
+# names the cacert.pem beside the package, and nothing else.
+_UPSTREAM_WHERE_NAMES = frozenset((
+    "_CACERT_PATH", "_CACERT_CTX", "as_file", "files", "joinpath", "get_path", "str", "__enter__",
+    "atexit", "register", "exit_cacert_ctx", "os", "path", "dirname", "__file__", "join",
+))
+_UPSTREAM_WHERE_CONSTANTS = frozenset((None, "certifi", "cacert.pem"))
+_UPSTREAM_INIT_NAMES = frozenset(("__doc__", "core", "contents", "where", "__all__", "__version__"))
+
+
+def _upstream_where(origin: str, core: str) -> bool:
+    """Whether certifi's where() is upstream's, read from its code without running it.
+
+    Every ``where`` in core.py may only build the path of ``cacert.pem`` from
+    the package, and __init__.py may only re-export it. A distribution's
+    patch (Debian's constant, Fedora's literal path, a variable) fails the
+    check, and certifi is asked. ``compile`` imports nothing: importing
+    certifi costs more than the rest of a rebuild (issue #23).
+    """
+    import types
+
+    try:
+        with open(origin, "rb") as f:
+            init = compile(f.read(), origin, "exec", dont_inherit=True)
+        with open(core, "rb") as f:
+            module = compile(f.read(), core, "exec", dont_inherit=True)
+    except (OSError, SyntaxError, ValueError):
+        return False
+    if not set(init.co_names) <= _UPSTREAM_INIT_NAMES or any(isinstance(c, types.CodeType) for c in init.co_consts):
+        return False
+    wheres = []
+    pending = [module]
+    while pending:
+        code = pending.pop()
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                pending.append(const)
+                if const.co_name == "where":
+                    wheres.append(const)
+    return bool(wheres) and all(
+        "cacert.pem" in w.co_consts
+        and set(w.co_names) <= _UPSTREAM_WHERE_NAMES
+        and all(c in _UPSTREAM_WHERE_CONSTANTS for c in w.co_consts if not isinstance(c, (int, tuple)))
+        for w in wheres
+    )
+
+
+def _certifi_where(package_dir: str, origin: str, not_on_path: str | None) -> tuple[str | None, str | None]:
+    """(certifi.where(), None), or (None, why it failed).
+
+    Upstream's where() is read from its code (``_upstream_where``). Any other
+    is asked: importing certifi costs more than the rest of a rebuild (its
+    importlib.resources pulls in pathlib, zipfile, tempfile, typing, ...), so
+    the answer is remembered in this environment's cache directory, keyed by
+    the stat fingerprints of certifi's __init__.py and core.py: certifi is
+    imported once per install or upgrade, not at every rebuild.
+    """
+    core = os.path.join(package_dir, "core.py")
+    pem = os.path.join(package_dir, "cacert.pem")
+    if os.path.isfile(pem) and _upstream_where(origin, core):
+        return pem, None
+    key = "\x1f".join([origin, _layout.fingerprint(origin), core, _layout.fingerprint(core)])
+    directory = _cache.fast_dir()
+    memo = os.path.join(directory, _WHERE_MEMO) if directory is not None else None
+    if memo is not None:
+        data = _state.read_file(memo)
+        where = _state.parse_where_memo(data, key) if data is not None else None
+        if where is not None:
+            return where, None
+    import sys
+
+    added = not_on_path is not None and not_on_path not in sys.path
+    if added:
+        sys.path.append(str(not_on_path))  # site puts it there right after this hook anyway
     try:
         import certifi
 
-        where = certifi.where()
+        where = os.path.abspath(str(certifi.where()))
     except Exception as exc:  # noqa: BLE001 - a broken certifi must not stop the rebuild
-        return Base("certifi:", None, "certifi", inputs, "certifi.where() failed: %s" % exc)
-    return Base("certifi:", where, "certifi.where() (%s)" % package_dir, inputs + [where], None)
+        return None, "certifi.where() failed (%s: %s); requests would fail the same way" % (type(exc).__name__, exc)
+    finally:
+        if added:
+            try:
+                sys.path.remove(str(not_on_path))
+            except ValueError:
+                pass
+    if memo is not None and directory is not None and _layout.fingerprint(origin) != "-":
+        try:
+            _cache.ensure_private_dir(directory)
+            _cache.write_atomic(directory, _WHERE_MEMO, _state.where_memo_text(key, where), 0o600)
+        except (OSError, ValueError) as exc:
+            _log.debug("certifi.where() not remembered (%s)" % exc)
+    return where, None
 
 
 def _openssl_base() -> Base:
@@ -161,8 +269,9 @@ def build(
     company = [c.block for c in sources.certs]
     chain_bases: list[tuple[str, bytes, str]] = []  # (variable, base DER, base name) for the chain check
     stores: dict[str, _os_store.Store] = {}
-    for target, spec in bases:
-        spec, _, store_spec = spec.partition(_config.OS_STORE_MARK)
+    for target, full_spec in bases:
+        full_spec, _, git_include = full_spec.partition(_config.GIT_CONFIG_MARK)
+        spec, _, store_spec = full_spec.partition(_config.OS_STORE_MARK)
         base = resolve_base(spec)
         resolved.append(base)
         inputs.extend(base.inputs)
@@ -213,10 +322,52 @@ def build(
         if check_chain and target != "node" and target not in PARTIAL_CHAIN_TARGETS:
             chain_bases.append((var, b"".join(b.cert_der for b in blocks), " + ".join(paths) or spec))
         merged = _pem.merge(blocks, company)
-        name = "%s%s.pem" % (_layout.BUNDLE_PREFIX, hashlib.sha256(merged).hexdigest()[:32])
-        bundles[var] = (name, merged)
+        bundles[var] = (bundle_name(certs_env, full_spec), merged)
+        if git_include:
+            # Not a bundle: the file git's system config includes. write()
+            # makes the GIT_CONFIG_SYSTEM file, which must name the bundle's final path.
+            name = bundle_name(certs_env, full_spec + _config.GIT_CONFIG_MARK + git_include)
+            bundles[_config.GIT_CONFIG] = (name[:-4] + _layout.GITCONFIG_SUFFIX, git_include.encode("utf-8", "surrogateescape"))
     problems.extend(_sources.chain_problems(sources.certs, chain_bases))
     return bundles, inputs, problems, resolved
+
+
+def bundle_name(certs_env: str, spec: str) -> str:
+    """The bundle's file name: the same for as long as what it merges is the same (issue #23).
+
+    Named by what it is made of (this environment, the company certificates,
+    the base spec), not by its content: a path that ``cert-session env``
+    printed or a process exported keeps naming the current bundle through
+    certifi upgrades and rebuilds, which replace the file atomically. The
+    state records each bundle's stat fingerprint, so a file changed by
+    anyone else is still noticed. Targets with the same base share one file.
+    """
+    key = "\x1f".join([_layout.HERE, certs_env, spec]).encode("utf-8", "surrogateescape")
+    return "%s%s.pem" % (_layout.BUNDLE_PREFIX, hashlib.sha256(key).hexdigest()[:32])
+
+
+def git_config_text(bundle: str, include: str) -> bytes:
+    """The git target's GIT_CONFIG_SYSTEM file: our CA file, then the system config it replaces.
+
+    git reads the system config first, so the user's own http.sslCAInfo wins
+    from anywhere else (``git -c``, ~/.gitconfig, a repository's config), and
+    the included file comes after our line, so the administrator's wins too.
+    A missing included file is skipped by git.
+    """
+
+    def quoted(value: str) -> str:
+        return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
+
+    lines = [
+        "# Written by cert-session (the git target): the company certificates for git,",
+        "# at the lowest precedence. Every http.sslCAInfo of yours wins over this one.",
+        "[http]",
+        "\tsslCAInfo = " + quoted(bundle),
+        "[include]",
+        "\tpath = " + quoted(include),
+        "",
+    ]
+    return "\n".join(lines).encode("utf-8", "surrogateescape")
 
 
 def write(
@@ -241,12 +392,19 @@ def write(
             if mark:
                 _cache.mark_environment(directory)
             exports = {}
+            written = {}
             for var, (name, data) in bundles.items():
-                path = _cache.write_if_changed(directory, name, data, 0o644)
-                exports[var] = (path, len(data))
+                if var != _config.GIT_CONFIG:
+                    path, written[name] = _cache.write_bundle(directory, name, data)
+                    exports[var] = (path, len(data))
+            if _config.GIT_CONFIG in bundles:
+                name, include = bundles[_config.GIT_CONFIG]
+                text = git_config_text(exports[_config.TARGETS["git"]][0], include.decode("utf-8", "surrogateescape"))
+                path, written[name] = _cache.write_bundle(directory, name, text)
+                exports[_config.GIT_CONFIG] = (path, len(text))
             # The hook never reads a bundle: watching each one's stat identity
             # turns any rewrite of it (same size or not) into a rebuild.
-            watched = fingerprints + [(path, _layout.fingerprint(path)) for path, _ in sorted(exports.values())]
+            watched = fingerprints + [(path, written[os.path.basename(path)]) for path, _ in sorted(set(exports.values()))]
             state = _state.state_text(config, reason, time.time(), exports, watched)
             _cache.write_atomic(directory, _state.state_name(config), state, 0o600)
             _cache.prune(directory)
@@ -336,7 +494,7 @@ def bundle_for(base_spec: str, extra: list[str]) -> str:
     """A cached bundle of ``base_spec`` + company certificates + ``extra`` files.
 
     Used by ``Session`` and the verify guard; built and cached exactly like
-    the main bundle (content-addressed, atomic, rebuilt when inputs change).
+    the main bundle (a stable name, atomic, rebuilt when inputs change).
     """
     configured = _config.absolute_paths(os.environ.get("CERT_SESSION_CERTS", ""))
     certs_env = os.pathsep.join([e for e in [configured] if e] + [os.path.abspath(p) for p in extra])

@@ -7,7 +7,9 @@ selected target's bundle, the value it replaced (``CERT_SESSION_ORIG_*``,
 so a hooked Python started there re-derives instead of merging twice) and
 ``CERT_SESSION_TARGETS`` (so it keeps them). The bundles are the ones the
 state of that configuration names, the same paths ``cert-session status``
-shows, and stay in the cache until an input changes (and a week after).
+shows. Their names stay the same through rebuilds (``_rebuild.bundle_name``):
+a shell that evaluated these lines a month ago still exports a path that
+holds the current bundle after a certifi upgrade.
 """
 
 from __future__ import annotations

@@ -112,8 +112,10 @@ def plan(
         export = _config.export_enabled()
     sets: list[tuple[str, str]] = []
     unsets: list[str] = []
+    # git through its system config: GIT_SSL_CAINFO would beat the user's own settings (issue #23).
+    skip = _config.TARGETS["git"] if _config.GIT_CONFIG in exports else None
     for var, orig in origs.items():
-        if var in exports and export:
+        if var in exports and export and var != skip:
             _log.debug("%s=%s (base %s)" % (var, exports[var], orig or "default"))
             sets.append((var, exports[var]))
             # The original, for a child to re-derive from; an unset original
@@ -137,7 +139,7 @@ def plan(
 
 def write_fast_state(directory: str, config: str, exports: dict[str, str], origs: dict[str, str]) -> None:
     """The fast state of a fresh process with these originals (``rebuild --system``)."""
-    raw = {var: origs.get(var, "") for var in _config.TARGETS.values()}
+    raw = {var: origs.get(var, "") for var in list(_config.TARGETS.values()) + [_config.GIT_CONFIG]}
     for name in _state.FAST_KEY_VARS:  # the rest as set now; no CERT_SESSION_ORIG_* in a fresh process
         if name not in raw and not name.startswith(_config.ORIG_PREFIX):
             raw[name] = os.environ.get(name, "")
@@ -174,15 +176,28 @@ def _write_fast(
                 break
     if found is None:
         return
+    if first and first[0] not in (directory, _layout.SYSTEM_CACHE_DIR) and os.path.exists(
+        os.path.join(directory, _state.state_name(config))
+    ):
+        # This directory has a state of its own, now stale (its bundles could
+        # not be replaced, _cache.fresh_state): the next start must rebuild
+        # here, not repeat the fallback's bundles.
+        return
     inputs = [(_layout.DEFAULTS_FILE, _layout.fingerprint(_layout.DEFAULTS_FILE))]
     inputs += [(p, fp) for p, fp in found[2] if p not in bundle_paths]
+    recorded = dict(found[2])
     bundles: list[tuple[str, str]] = []
     dirs = []
     for path in sorted(bundle_paths):
         try:
-            bundles.append((path, _layout.stat_fingerprint(os.lstat(path))))
+            seen = _layout.stat_fingerprint(os.lstat(path))
         except OSError:
             return
+        if recorded.get(path) != seen:
+            # Replaced since its state was written (bundle names are stable,
+            # _rebuild.bundle_name): not what the state vouches for.
+            return
+        bundles.append((path, seen))
         parent = os.path.dirname(path)
         if parent != directory and parent not in dirs:
             dirs.append(parent)

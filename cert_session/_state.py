@@ -37,7 +37,17 @@ directory's own name is ever removed as dead (``_cache.prune_environments``)::
     P	<sys.prefix of the environment>
     Z
 
-``Z`` ends all three: a file cut at a line boundary would otherwise parse and
+``certifi-where`` remembers ``certifi.where()`` in an environment's cache
+directory, so a rebuild imports certifi only when its code changed
+(``_rebuild._certifi_where``); the key holds the stat fingerprints of
+certifi's ``__init__.py`` and ``core.py``::
+
+    cert-session-where 1
+    K	<key>
+    W	<where()'s answer>
+    Z
+
+``Z`` ends all four: a file cut at a line boundary would otherwise parse and
 silently drop lines.
 """
 
@@ -65,6 +75,8 @@ __all__ = [
     "ENV_MARKER",
     "env_marker_text",
     "parse_env_marker",
+    "where_memo_text",
+    "parse_where_memo",
 ]
 
 STATE_MAGIC = "cert-session-state 2"
@@ -85,14 +97,18 @@ FAST_KEY_VARS = (
     "CERT_SESSION_ORIG_AWS_CA_BUNDLE",
     "GIT_SSL_CAINFO",
     "CERT_SESSION_ORIG_GIT_SSL_CAINFO",
+    "GIT_CONFIG_SYSTEM",
+    "CERT_SESSION_ORIG_GIT_CONFIG_SYSTEM",
     "NODE_EXTRA_CA_CERTS",
     "CERT_SESSION_ORIG_NODE_EXTRA_CA_CERTS",
     "CERT_SESSION_EXPORT",
     "CERT_SESSION_OS_STORE",
     "SSL_CERT_DIR",
+    "GIT_CONFIG_NOSYSTEM",
 )
 MAX_STATE_SIZE = 1 << 16
 ENV_MAGIC = "cert-session-environment 1"
+WHERE_MAGIC = "cert-session-where 1"
 ENV_MARKER = "environment"  # the marker's file name in each environment's cache directory
 
 TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
@@ -260,3 +276,18 @@ def parse_env_marker(data: bytes) -> str | None:
         return None
     prefix = lines[1][2:]
     return prefix if prefix and "\t" not in prefix else None
+
+
+def where_memo_text(key: str, where: str) -> bytes:
+    """The remembered ``certifi.where()`` of the certifi ``key`` describes."""
+    return _encode([WHERE_MAGIC, "K\t" + key, "W\t" + where, "Z"], 1)
+
+
+def parse_where_memo(data: bytes, key: str) -> str | None:
+    """The remembered answer if the memo is for exactly ``key``, else None."""
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
+    if len(lines) != 5 or lines[0] != WHERE_MAGIC or lines[1] != "K\t" + key or lines[3:] != ["Z", ""]:
+        return None
+    if not lines[2].startswith("W\t") or "\t" in lines[2][2:] or not lines[2][2:]:
+        return None
+    return lines[2][2:]

@@ -243,11 +243,14 @@ def collect() -> dict[str, Any]:
     for target in targets:
         spec = _config.base_spec(target, origs)
         var = _config.TARGETS[target]
-        value = environ.get(var)
+        # git through its system config (issue #23): the variable names our
+        # GIT_CONFIG_SYSTEM file, which names the bundle.
+        shown = _config.GIT_CONFIG if target == "git" and _config.GIT_CONFIG in bundles else var
+        value = environ.get(shown)
         exported = bool(value) and _layout.is_ours(value or "")
         # The bundle the hook uses: the exported one, or with CERT_SESSION_EXPORT=0
         # the one requests and pip use in-process (what `cert-session env` prints).
-        bundle = value if exported else bundles.get(var)
+        bundle = value if exported and shown == var else bundles.get(var)
         base = _base_row(target, spec, origs)
         if target != "node" and target not in PARTIAL_CHAIN_TARGETS and base["path"]:  # as _rebuild.build
             chain_bases.append((var, base["paths"]))
@@ -262,7 +265,7 @@ def collect() -> dict[str, Any]:
         target_rows.append(
             {
                 "target": target,
-                "variable": var,
+                "variable": shown,
                 "value": value,
                 "exported": exported,
                 "base": base,

@@ -13,15 +13,17 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from cert_session import _layout, _state
-from tests.conftest import CERTIFI_WITH_ROOT, new_venv
+from tests.conftest import CERTIFI_WITH_NEW_ROOT, CERTIFI_WITH_ROOT, World, new_venv
 from tests.helpers.env import clean_env, run
 from tests.helpers.platforms import posix_only
-from tests.helpers.venvs import Venv
+from tests.helpers.venvs import GET, Venv
+from tests.test_targets import ders
 
 SHOW = "import os; print(os.environ.get('REQUESTS_CA_BUNDLE', ''))"
 
@@ -151,3 +153,69 @@ def test_directories_we_did_not_create_or_may_not_trust_are_left_alone(
     assert {str(foreign), str(lookalike), str(copied)} <= unknown  # listed, never removed
     for path in others:
         assert os.path.lexists(path), path
+
+
+# Issue #23 item 4: a path that `cert-session env` printed stays valid.
+OLD_SHELL = r"""
+import os, ssl, subprocess, sys, urllib.request
+import requests
+
+url = sys.argv[1]
+try:
+    print("requests", requests.get(url, timeout=20).status_code)
+except Exception as e:
+    print("requests", type(e).__name__, e)
+try:
+    print("urllib", urllib.request.urlopen(url, timeout=20).status)
+except Exception as e:
+    print("urllib", type(e).__name__, getattr(e, "reason", e))
+curl = subprocess.run(["curl", "-sS", "-o", os.devnull, "-w", "%{http_code}", url], capture_output=True, text=True)
+print("curl", curl.stdout if curl.stdout == "200" else " ".join(curl.stderr.split()))
+"""
+
+
+def _exported(lines: str) -> dict[str, str]:
+    """What ``eval`` of `cert-session env --shell bash` lines sets: {VAR: value}."""
+    found = {}
+    for line in lines.splitlines():
+        assert line.startswith("export "), line
+        var, _, value = line[len("export "):].partition("=")
+        assert value.startswith("'") and value.endswith("'") and "'" not in value[1:-1], line
+        found[var] = value[1:-1]
+    return found
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_paths_a_shell_exported_a_month_ago_still_reach_the_company_server_after_a_certifi_upgrade(
+    wheelhouse: Path, project_wheel: Path, plain_venv: Venv, world: World, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    env = clean_env(home)
+    venv = new_venv(tmp_path / "venv", wheelhouse, tmp_path / "install-home", "requests",
+                    "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel))
+    # The shell: eval "$(cert-session env --targets requests,ssl,curl)" a month ago.
+    printed = run([venv.script("cert-session"), "env", "--shell", "bash", "--targets", "requests,ssl,curl"], env)
+    shell = _exported(printed.stdout)
+    old_paths = {var: shell[var] for var in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")}
+    month_ago = time.time() - 30 * 86400
+    for path in (home / "cache").rglob("*"):
+        os.utime(path, (month_ago, month_ago), follow_symlinks=False)
+
+    # certifi is upgraded; new processes (each a rebuild, and so a prune) use the new roots.
+    venv.pip(clean_env(tmp_path / "install-home"), "install", "-q", "--no-index", "-f", str(wheelhouse),
+             "certifi==" + CERTIFI_WITH_NEW_ROOT)
+    for targets in ("requests,ssl", "requests,ssl,curl", "requests"):
+        new = venv.run(dict(env, CERT_SESSION_TARGETS=targets), "-c", GET, world.urls["newroot"], check=False)
+        assert new.returncode == 0 and new.stdout.startswith("OK 200"), new.stdout + new.stderr
+
+    # The old shell's clients, none of which runs our hook (plain_venv has no
+    # cert-session), find a current bundle at every path it exported.
+    old_shell = dict(env, **shell)
+    for url, name in ((world.urls["company"], "company"), (world.urls["newroot"], "a root new in the upgrade")):
+        proc = run([plain_venv.python, "-c", OLD_SHELL, url], old_shell, check=False)
+        assert proc.stdout.splitlines() == ["requests 200", "urllib 200", "curl 200"], (name, proc.stdout + proc.stderr)
+    for path in old_paths.values():
+        assert Path(path).is_file() and ders(world.newroot.root_pem) <= ders(path)
+    # A new shell is told the same paths.
+    printed_now = _exported(run([venv.script("cert-session"), "env", "--shell", "bash", "--targets", "requests,ssl,curl"], env).stdout)
+    assert {var: printed_now[var] for var in old_paths} == old_paths

@@ -134,6 +134,29 @@ def test_windows_rebuild_while_others_hold_the_files_retries_and_keeps_the_bundl
     assert (lines, err) == ([bundle, "fast", "ok"], "")  # and the new state was written
 
 
+def test_windows_bundle_held_while_its_content_changes_is_brought_up_to_date_once_released(
+    emulated: Venv, world: World, tmp_path: Path
+) -> None:
+    """Bundle names are stable (issue #23): a rebuild replaces the file, which a reader may hold on Windows."""
+    company = tmp_path / "Issuer.crt"
+    company.write_bytes(world.company.intermediate_pem.read_bytes())
+    env = windows_env(tmp_path / "home", CERT_SESSION_CERTS=str(company))
+    (bundle, _, _), _ = start(emulated, env, world.urls["company"])
+    # A new company certificate while another process holds the bundle for
+    # longer than the replace policy waits: this start still gets a working
+    # bundle (the fallback directory's), with one line at most.
+    company.write_bytes(world.company.intermediate_pem.read_bytes() + world.private.root_pem.read_bytes())
+    held = dict(env, CERT_SESSION_EMULATE_HELD="cert-session-")
+    (other, path, outcome), err = start(emulated, held, world.urls["private"])
+    assert (path, outcome) == ("general", "ok") and len(err.splitlines()) <= 1, err
+    # Released: the next start replaces the stable file, and every path a
+    # shell exported (the first one) holds the new certificate.
+    lines, err = start(emulated, env, world.urls["private"])
+    assert (lines, err) == ([bundle, "general", "ok"], "")
+    assert world.private.root_pem.read_bytes().strip() in Path(bundle).read_bytes()
+    assert start(emulated, env, world.urls["private"]) == ([bundle, "fast", "ok"], "")
+
+
 def test_macos_uses_library_caches_and_never_creates_a_missing_home(
     emulated: Venv, world: World, tmp_path: Path
 ) -> None:

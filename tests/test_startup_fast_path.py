@@ -69,6 +69,15 @@ CASES = {
     "other-target-only": {"CERT_SESSION_TARGETS": "node"},
     "inherited-ssl-not-exported-now": {"SSL_CERT_FILE": OURS, "CERT_SESSION_ORIG_SSL_CERT_FILE": ""},
     "inherited-node-with-orig": {"NODE_EXTRA_CA_CERTS": OURS, "CERT_SESSION_ORIG_NODE_EXTRA_CA_CERTS": "PRESET"},
+    # git through GIT_CONFIG_SYSTEM (issue #23), with and without the user's own system config.
+    "git-config": {"CERT_SESSION_TARGETS": "requests,git"},
+    "git-config-preset": {"CERT_SESSION_TARGETS": "git", "GIT_CONFIG_SYSTEM": "PRESET"},
+    "git-cainfo-preset": {"CERT_SESSION_TARGETS": "git", "GIT_SSL_CAINFO": "PRESET"},
+    "git-nosystem": {"CERT_SESSION_TARGETS": "git", "GIT_CONFIG_NOSYSTEM": "1"},
+    "inherited-git-config-not-exported-now": {
+        "GIT_CONFIG_SYSTEM": OURS[:-4] + ".gitconfig",
+        "CERT_SESSION_ORIG_GIT_CONFIG_SYSTEM": "PRESET",
+    },
     # CERT_SESSION_EXPORT=0: no S lines, still the guard's G line; an inherited export is undone.
     "export-off": {"CERT_SESSION_EXPORT": "0"},
     "export-off-two-targets": {"CERT_SESSION_EXPORT": "0", "CERT_SESSION_TARGETS": "requests,ssl"},

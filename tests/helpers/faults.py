@@ -47,7 +47,7 @@ print(" ".join(out))
 """
 
 # Names of files the hook may write; anything else must never change.
-_OUR_NAMES = ("state-", "fast-", "cert-session-", ".tmp-", "environment")
+_OUR_NAMES = ("state-", "fast-", "cert-session-", ".tmp-", "environment", "certifi-where")
 
 
 def requests_bundle(state: Path) -> Path:

@@ -28,6 +28,7 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Path
     """Clean env for an in-process ``main()``; returns the cache directory."""
     names = set(PRESET_VARIABLES) | set(_config.TARGETS.values())
     names |= {_config.ORIG_PREFIX + v for v in _config.TARGETS.values()}
+    names |= {_config.GIT_CONFIG, _config.ORIG_PREFIX + _config.GIT_CONFIG, "GIT_CONFIG_NOSYSTEM"}
     names |= {k for k in os.environ if k.startswith("CERT_SESSION_")}
     for name in sorted(names):
         # setenv first so that monkeypatch records (and later restores) the

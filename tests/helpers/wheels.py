@@ -106,10 +106,15 @@ def genuine_mozilla_bundle() -> bytes:
     return Path(certifi.where()).read_bytes()
 
 
-def build_certifi_wheel(out: Path, version: str, extra_roots: list[Path], include_mozilla: bool = True) -> Path:
+def build_certifi_wheel(
+    out: Path, version: str, extra_roots: list[Path], include_mozilla: bool = True, where: Path | None = None
+) -> Path:
     """A stand-in certifi release: Mozilla's bundle plus test roots, its own version.
 
     The package code is the real certifi's, with only ``__version__`` changed.
+    With ``where``, ``where()`` returns that file instead, as Debian's,
+    Ubuntu's and Fedora's patched certifi return the system bundle, while
+    ``cacert.pem`` is still shipped (as Debian does).
     """
     pkg = Path(certifi.__file__).parent
     init = (pkg / "__init__.py").read_text()
@@ -122,7 +127,7 @@ def build_certifi_wheel(out: Path, version: str, extra_roots: list[Path], includ
         bundle += b"\n# Test root %s\n" % root.name.encode() + root.read_bytes()
     files = {
         "certifi/__init__.py": lines[0].encode(),
-        "certifi/core.py": (pkg / "core.py").read_bytes(),
+        "certifi/core.py": (pkg / "core.py").read_bytes() if where is None else _patched_core(where),
         "certifi/__main__.py": (pkg / "__main__.py").read_bytes(),
         "certifi/py.typed": b"",
         "certifi/cacert.pem": bundle,
@@ -151,3 +156,14 @@ def build_release_wheel(src: Path, out: Path, env: dict[str, str], via_sdist: bo
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (wheel,) = out.glob("cert_session_company-*.whl")
     return wheel
+
+
+def _patched_core(where: Path) -> bytes:
+    """Debian's certifi/core.py (python3-certifi 2022.9.24-1), pointing at ``where``."""
+    return (
+        '"""certifi.py: returns the location of the system CA bundle (patched, as distributions do)."""\n\n'
+        "SYSTEM_CA_CERTS_PATH = %r\n\n\n"
+        "def where() -> str:\n    return SYSTEM_CA_CERTS_PATH\n\n\n"
+        "def contents() -> str:\n"
+        '    with open(where(), "r", encoding="ascii") as data:\n        return data.read()\n' % str(where)
+    ).encode()
