@@ -261,10 +261,21 @@ def write_bootstrap(name: str, certs: dict[str, bytes], out_dir: str) -> str:
 
     with open(certifi.where(), "rb") as f:
         base = list(_pem.iter_blocks(f.read()))
-    company = [b for data in certs.values() for b in _pem.iter_blocks(data)]
-    data = _pem.merge(base, company)
+    company = []
+    for file_name, pem in certs.items():
+        for block in _pem.iter_blocks(pem):
+            cert, _ = _sources.check(file_name, "package", block)
+            if cert is not None:
+                company.append(cert)
+    # The trust rule: an intermediate without its root in certifi's roots is left out
+    # (Python 3.13+ would otherwise trust it on its own; 3.8-3.12 never would).
+    ders = [b.cert_der for b in base]
+    file_name = "%s-bootstrap.pem" % name
+    for problem in _sources.chain_problems(company, [(file_name, ders, certifi.where())]):
+        print("warning: %s" % problem.message)
+    data = _pem.merge(base, [c.block for c in _sources.chained(company, ders)])
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(os.path.abspath(out_dir), "%s-bootstrap.pem" % name)
+    path = os.path.join(os.path.abspath(out_dir), file_name)
 
     def write_pem(tmp: str) -> None:
         with open(tmp, "wb") as f:

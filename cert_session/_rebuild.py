@@ -158,7 +158,7 @@ def build(
     bundles: dict[str, tuple[str, bytes]] = {}
     resolved = []
     company = [c.block for c in sources.certs]
-    chain_bases: list[tuple[str, bytes, str]] = []  # (variable, base DER, base name) for the chain check
+    chain_bases: list[tuple[str, list[bytes], str]] = []  # (variable, base DERs, base name) for the chain check
     stores: dict[str, _os_store.Store] = {}
     for target, spec in bases:
         spec, _, store_spec = spec.partition(_config.OS_STORE_MARK)
@@ -207,9 +207,17 @@ def build(
             continue
         # The OS store comes after the base and before the company certificates.
         blocks += extra
-        if check_chain and target != "node":  # Node appends to its own roots: no base to check
-            chain_bases.append((var, b"".join(b.cert_der for b in blocks), " + ".join(paths) or spec))
-        merged = _pem.merge(blocks, company)
+        ders = [b.cert_der for b in blocks]
+        # The trust rule (_sources.chained): a company intermediate is in a
+        # bundle only while a root for it is. Node appends to its own roots,
+        # which we cannot read: its file keeps every company certificate.
+        own = company if target == "node" else [c.block for c in _sources.chained(sources.certs, ders)]
+        if check_chain and target != "node":
+            chain_bases.append((var, ders, " + ".join(paths) or spec))
+        if not own and not extra:
+            # Nothing of ours to add: the base as it is, so leave the variable alone.
+            continue
+        merged = _pem.merge(blocks, own)
         name = "%s%s.pem" % (_layout.BUNDLE_PREFIX, hashlib.sha256(merged).hexdigest()[:32])
         bundles[var] = (name, merged)
     problems.extend(_sources.chain_problems(sources.certs, chain_bases))
