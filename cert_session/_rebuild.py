@@ -211,13 +211,16 @@ def build(
         # The trust rule (_sources.chained): a company intermediate is in a
         # bundle only while a root for it is. Node appends to its own roots,
         # which we cannot read: its file keeps every company certificate.
-        own = company if target == "node" else [c.block for c in _sources.chained(sources.certs, ders)]
+        added = company if target == "node" else [c.block for c in _sources.chained(sources.certs, ders)]
         if check_chain and target != "node":
             chain_bases.append((var, ders, " + ".join(paths) or spec))
-        if not own and not extra:
+        elif len(added) < len(company):  # a tool's own bundle: its choice, said on the debug channel only
+            _log.debug("%s: %d company intermediate(s) left out: %s holds no root for them"
+                       % (var, len(company) - len(added), " + ".join(paths) or spec))
+        if not added and not extra:
             # Nothing of ours to add: the base as it is, so leave the variable alone.
             continue
-        merged = _pem.merge(blocks, own)
+        merged = _pem.merge(blocks, added)
         name = "%s%s.pem" % (_layout.BUNDLE_PREFIX, hashlib.sha256(merged).hexdigest()[:32])
         bundles[var] = (name, merged)
     problems.extend(_sources.chain_problems(sources.certs, chain_bases))
