@@ -25,7 +25,8 @@ else:
 __all__ = ["PARTIAL_CHAIN_TARGETS", "Unrooted", "unrooted"]
 
 # Targets whose clients take any certificate of the CA file as a trust
-# anchor, so a company intermediate whose root is missing still verifies:
+# anchor (``check`` verifies as they do; the trust rule keeps an unrooted
+# company intermediate out of their bundles, as out of every other):
 # curl sets X509_V_FLAG_PARTIAL_CHAIN since 7.68.0 (curl/curl#4655; off only
 # with CURLSSLOPT_NO_PARTIALCHAIN), and git goes through libcurl (with
 # OpenSSL, or GnuTLS, whose trust lists need no self-signed anchor either).

@@ -196,8 +196,9 @@ def handshake(
 def _chain_problems(company: list[_sources.CompanyCert], targets: list[str]) -> list[_sources.Problem]:
     """The chain warning for every active target's base, as ``status`` shows it.
 
-    Node appends to its own roots (no base to check); curl and git take the
-    company intermediate itself as an anchor (``_chains.PARTIAL_CHAIN_TARGETS``).
+    Node appends to its own roots (no base to check). curl and git would take
+    an unrooted intermediate as an anchor, which is why the trust rule leaves
+    it out of their bundles too: they are checked like every other target.
     """
     from . import _rebuild
 
@@ -206,7 +207,7 @@ def _chain_problems(company: list[_sources.CompanyCert], targets: list[str]) -> 
     origs = _config.originals()
     bases = []
     for target in targets:
-        if target == "node" or target in _chains.PARTIAL_CHAIN_TARGETS:
+        if target == "node":
             continue
         base = _rebuild.resolve_base(_config.base_spec(target, origs))
         if base.path is not None and not base.problem:

@@ -46,7 +46,9 @@ def _rebuild(args: argparse.Namespace) -> int:
     else:
         exports = _startup.activate(force=True)
     if not exports:
-        print("nothing exported: no usable company certificate (see `cert-session status`)")
+        # No usable company certificate, or none any bundle could hold (an
+        # intermediate whose root no base has): the warning above says which.
+        print("nothing exported: no company certificate could be added (see `cert-session status`)")
         return 1
     for var, path in sorted(exports.items()):
         print("%s=%s" % (var, path))

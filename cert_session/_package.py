@@ -262,10 +262,20 @@ def write_bootstrap(name: str, certs: dict[str, bytes], out_dir: str) -> str:
 
     with open(certifi.where(), "rb") as f:
         base = list(_pem.iter_blocks(f.read()))
-    company = [b for data in certs.values() for b in _pem.iter_blocks(data)]
-    data = _pem.merge(base, company)
+    company = []
+    for file_name, pem in certs.items():
+        for block in _pem.iter_blocks(pem):
+            cert, _ = _sources.check(file_name, "package", block)
+            if cert is not None:
+                company.append(cert)
+    # The trust rule: an intermediate without its root in certifi's roots is left out
+    # (Python 3.13+ would otherwise trust it on its own; 3.8-3.12 never would).
+    # bootstrap_gaps() says so, naming the file the user gave.
+    ders = [b.cert_der for b in base]
+    file_name = "%s-bootstrap.pem" % name
+    data = _pem.merge(base, [c.block for c in _sources.chained(company, ders)])
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(os.path.abspath(out_dir), "%s-bootstrap.pem" % name)
+    path = os.path.join(os.path.abspath(out_dir), file_name)
 
     def write_pem(tmp: str) -> None:
         with open(tmp, "wb") as f:
@@ -309,9 +319,10 @@ def bootstrap_gaps(paths: list[str], bootstrap: str) -> list[str]:
     version = getattr(certifi, "__version__", "")
     return [
         "%s, from %s, chains up to %r, which is neither among the roots of certifi %s nor among "
-        "the --cert files, so %s cannot complete the company chain: pip and the other clients "
-        "that need a root would still fail. Add the certificate of %r with another --cert (ask "
-        "your IT department for the company root CA) and build again."
+        "the --cert files, so it is left out of %s (an intermediate only completes chains to a "
+        "root; it is never trusted on its own) and pip and the other clients would still fail. "
+        "Add the certificate of %r with another --cert (ask your IT department for the company "
+        "root CA) and build again."
         % (_sources.describe(gap.cert), given[gap.cert.der], gap.missing_issuer, version, bootstrap,
            gap.missing_issuer)
         for gap in unrooted(company, roots)

@@ -14,7 +14,6 @@ import os
 import time
 
 from . import _cache, _config, _defaults, _layout, _log, _os_store, _pem, _sources, _state
-from ._chains import PARTIAL_CHAIN_TARGETS
 from ._platform import CURRENT
 from ._sources import Problem
 
@@ -267,7 +266,7 @@ def build(
     bundles: dict[str, tuple[str, bytes]] = {}
     resolved = []
     company = [c.block for c in sources.certs]
-    chain_bases: list[tuple[str, bytes, str]] = []  # (variable, base DER, base name) for the chain check
+    chain_bases: list[tuple[str, list[bytes], str]] = []  # (variable, base DERs, base name) for the chain check
     stores: dict[str, _os_store.Store] = {}
     for target, full_spec in bases:
         full_spec, _, git_include = full_spec.partition(_config.GIT_CONFIG_MARK)
@@ -317,11 +316,22 @@ def build(
             continue
         # The OS store comes after the base and before the company certificates.
         blocks += extra
-        # Node appends to its own roots: no base to check. curl and git take
-        # the company intermediate itself as an anchor (_chains.PARTIAL_CHAIN_TARGETS).
-        if check_chain and target != "node" and target not in PARTIAL_CHAIN_TARGETS:
-            chain_bases.append((var, b"".join(b.cert_der for b in blocks), " + ".join(paths) or spec))
-        merged = _pem.merge(blocks, company)
+        ders = [b.cert_der for b in blocks]
+        # The trust rule (_sources.chained): a company intermediate is in a
+        # bundle only while a root for it is, for every target (curl and git
+        # too: they would take an unrooted intermediate as an anchor on its
+        # own). Node appends to its own roots, which we cannot read: its file
+        # keeps every company certificate.
+        added = company if target == "node" else [c.block for c in _sources.chained(sources.certs, ders)]
+        if check_chain and target != "node":
+            chain_bases.append((var, ders, " + ".join(paths) or spec))
+        elif len(added) < len(company):  # a tool's own bundle: its choice, said on the debug channel only
+            _log.debug("%s: %d company intermediate(s) left out: %s holds no root for them"
+                       % (var, len(company) - len(added), " + ".join(paths) or spec))
+        if not added and not extra:
+            # Nothing of ours to add: the base as it is, so leave the variable alone.
+            continue
+        merged = _pem.merge(blocks, added)
         bundles[var] = (bundle_name(certs_env, full_spec), merged)
         if git_include:
             # Not a bundle: the file git's system config includes. write()

@@ -32,6 +32,9 @@ __all__ = [
     "load",
     "read_file",
     "check",
+    "chained",
+    "left_out",
+    "read_bases",
     "chain_problems",
     "chain_problems_of_files",
     "strict_problems",
@@ -337,37 +340,115 @@ def strict_problems(path: str, info: CertInfo) -> list[Problem]:
     ]
 
 
-def chain_problems(certs: list[CompanyCert], bases: list[tuple[str, bytes, str]]) -> list[Problem]:
-    """Warn about company certificates whose issuer some target's base lacks.
+def chained(certs: list[CompanyCert], base: list[bytes]) -> list[CompanyCert]:
+    """The company certificates a bundle of ``base`` + them may hold: the trust rule.
 
-    ``bases`` holds, per active target, (its variable, the concatenated DER
-    of its base bundle, the bundle's name for people). An issuer's Name
-    appears in the DER (as some certificate's subject) when that base has
-    it: a substring test, not a parse, because the hook's rebuild runs this.
-    One warning per certificate names every variable whose base lacks it.
+    A self-signed company certificate is a root: anchoring trust is its job,
+    so it is always kept. Any other company certificate only *completes*
+    chains: it is kept only while its issuer is reachable in the bundle,
+    that is in ``base`` (the DER of each base certificate, OS store
+    included) or among the kept company certificates, following company
+    intermediate -> intermediate links. Python 3.13+ sets
+    VERIFY_X509_PARTIAL_CHAIN (https://github.com/python/cpython/issues/107361,
+    and urllib3 >= 2.4 in create_urllib3_context), under which every
+    certificate in a CA file is an anchor on its own: an intermediate whose
+    root the base dropped would stay trusted there while 3.8-3.12 reject its
+    chain. Leaving it out makes every Python agree (docs/design.md, "The
+    trust rule").
+
+    An issuer matches by its Name (DER bytes equal to the certificate's
+    issuer Name) and, where both are present, by key identifier (authority
+    key identifier == subject key identifier), as OpenSSL looks issuers up.
+    Signatures are not checked: that takes ``cryptography``, and the hook's
+    rebuild runs this stdlib-only. A base certificate is parsed only when
+    its DER holds a wanted issuer Name, so a 150-root base costs substring
+    tests, not parses.
     """
+    wanted = {c.info.issuer_der for c in certs if not c.info.self_signed}
+    # (subject Name, subject key id) of every certificate an issuer may be.
+    issuers: set[tuple[bytes, bytes | None]] = set()
+    for der in base:
+        for name in wanted:
+            if name not in der:
+                continue
+            try:
+                info = parse_certificate(der)
+            except DERError:
+                break
+            if info.subject_der in wanted:
+                issuers.add((info.subject_der, info.subject_key_id))
+            break
+    kept = [c for c in certs if c.info.self_signed]
+    pending = [c for c in certs if not c.info.self_signed]
+    issuers.update((c.info.subject_der, c.info.subject_key_id) for c in kept)
+    grew = True
+    while grew and pending:  # a fixed point: each pass may link one more level
+        grew = False
+        for cert in list(pending):
+            if _issued_by_any(cert.info, issuers):
+                kept.append(cert)
+                pending.remove(cert)
+                issuers.add((cert.info.subject_der, cert.info.subject_key_id))
+                grew = True
+    order = {id(c): i for i, c in enumerate(certs)}
+    return sorted(kept, key=lambda c: order[id(c)])
+
+
+def _issued_by_any(info: CertInfo, issuers: set[tuple[bytes, bytes | None]]) -> bool:
+    aki = info.authority_key_id or None
+    for subject, ski in issuers:
+        if subject == info.issuer_der and (aki is None or ski is None or ski == aki):
+            return True
+    return False
+
+
+def left_out(certs: list[CompanyCert], bases: list[tuple[str, list[bytes], str]]) -> dict[str, list[tuple[str, str]]]:
+    """{fingerprint: [(variable, base name), ...]} of each certificate ``chained`` leaves out somewhere."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for var, ders, name in bases:
+        kept = {id(c) for c in chained(certs, ders)}
+        for cert in certs:
+            if id(cert) not in kept:
+                out.setdefault(cert.info.fingerprint, []).append((var, name))
+    return out
+
+
+def chain_problems(certs: list[CompanyCert], bases: list[tuple[str, list[bytes], str]]) -> list[Problem]:
+    """Say which company certificates ``chained`` leaves out of which target's bundle.
+
+    ``bases`` holds, per active target, (its variable, the DER of each
+    certificate of its base bundle, the bundle's name for people). One
+    warning per certificate names every variable whose bundle leaves it out:
+    the warning is printed exactly when clients of that variable cannot
+    verify a server the certificate issued.
+    """
+    out = left_out(certs, bases)
     subjects = {c.info.subject_der for c in certs}
     problems = []
     for cert in certs:
-        info = cert.info
-        if info.self_signed or info.issuer_der in subjects:
-            continue
-        lacking = list(dict.fromkeys("%s (%s)" % (var, name) for var, ders, name in bases if info.issuer_der not in ders))
+        lacking = list(dict.fromkeys("%s (%s)" % pair for pair in out.get(cert.info.fingerprint, [])))
         if not lacking:
             continue
-        where = "the base bundle of %s" % lacking[0] if len(lacking) == 1 else (
-            "the base bundles of %s and %s" % (", ".join(lacking[:-1]), lacking[-1])
-        )
+        info = cert.info
+        if len(lacking) == 1:
+            where, those = "the base bundle of %s" % lacking[0], "that merged bundle"
+        else:
+            where = "the base bundles of %s and %s" % (", ".join(lacking[:-1]), lacking[-1])
+            those = "those merged bundles"
+        if info.issuer_der in subjects:
+            issuer_is = "a company certificate, reaches no root in %s either" % where
+        else:
+            issuer_is = "is neither in %s nor among the company certificates" % where
         problems.append(
             Problem(
                 "warning",
                 cert.path,
-                "%s: the issuer of %s, %r, is neither in %s nor among the company "
-                "certificates, so clients that need a complete chain (Python before 3.13, "
-                "urllib3 before 2.4, Node) cannot reach a root; curl, git and Python 3.13+ "
-                "take the company certificate itself as the anchor. Add the "
-                "certificate of %r as a company certificate."
-                % (cert.path, describe(info), info.issuer, where, info.issuer),
+                "%s: the issuer of %s, %r, %s, so the certificate is left out of %s "
+                "(an intermediate only completes chains to a root; it is never trusted "
+                "on its own) and servers it issued fail verification there. Add the "
+                "certificate of %r (or of the root above it) as a company certificate, "
+                "or use a base bundle that holds it."
+                % (cert.path, describe(info), info.issuer, issuer_is, those, info.issuer),
                 "chain-incomplete",
                 info.fingerprint,
             )
@@ -375,10 +456,8 @@ def chain_problems(certs: list[CompanyCert], bases: list[tuple[str, bytes, str]]
     return problems
 
 
-def chain_problems_of_files(
-    certs: list[CompanyCert], bases: list[tuple[str, list[str]]], extra_ders: bytes = b""
-) -> list[Problem]:
-    """``chain_problems`` for (variable, base files) pairs read from disk (status, check).
+def read_bases(bases: list[tuple[str, list[str]]], extra_ders: list[bytes] | None = None) -> list[tuple[str, list[bytes], str]]:
+    """(variable, base files) pairs read from disk into ``chain_problems``' form (status, check).
 
     ``extra_ders`` joins every base (the OS store). A base that cannot be
     read is left out: its own problem is reported elsewhere.
@@ -386,11 +465,18 @@ def chain_problems_of_files(
     checked = []
     for var, paths in bases:
         try:
-            ders = b""
+            ders = []
             for base_path in paths:
                 with open(base_path, "rb") as f:
-                    ders += b"".join(b.cert_der for b in iter_blocks(f.read()))
+                    ders += [b.cert_der for b in iter_blocks(f.read())]
         except OSError:
             continue
-        checked.append((var, ders + extra_ders, " + ".join(paths)))
-    return chain_problems(certs, checked)
+        checked.append((var, ders + (extra_ders or []), " + ".join(paths)))
+    return checked
+
+
+def chain_problems_of_files(
+    certs: list[CompanyCert], bases: list[tuple[str, list[str]]], extra_ders: list[bytes] | None = None
+) -> list[Problem]:
+    """``chain_problems`` for (variable, base files) pairs read from disk (``read_bases``)."""
+    return chain_problems(certs, read_bases(bases, extra_ders))

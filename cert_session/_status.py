@@ -14,7 +14,6 @@ import sysconfig
 from typing import Any
 
 from . import _config, _defaults, _layout, _rebuild, _sources, _startup
-from ._chains import PARTIAL_CHAIN_TARGETS
 from ._x509 import CertInfo, iso_time
 
 __all__ = ["collect", "render", "SCHEMA"]
@@ -176,7 +175,12 @@ def _problem_row(p: _sources.Problem) -> dict[str, Any]:
 
 
 def _cert_row(
-    path: str, origin: str, info: CertInfo | None, used: bool, problems: list[_sources.Problem]
+    path: str,
+    origin: str,
+    info: CertInfo | None,
+    used: bool,
+    problems: list[_sources.Problem],
+    left_out: dict[str, list[tuple[str, str]]] | None = None,
 ) -> dict[str, Any]:
     fp = info.fingerprint if info is not None else None
     # a file-level problem (no fingerprint) belongs to every certificate of its file
@@ -190,6 +194,8 @@ def _cert_row(
         "not_before": iso_time(info.not_before) if info else None,
         "not_after": iso_time(info.not_after) if info else None,
         "sha256": fp,
+        # variables whose merged bundle leaves it out: an intermediate whose root is not there
+        "left_out_of": list(dict.fromkeys(var for var, _ in (left_out or {}).get(fp or "", []))),
         "problems": [_problem_row(p) for p in own],
     }
 
@@ -252,7 +258,7 @@ def collect() -> dict[str, Any]:
         # the one requests and pip use in-process (what `cert-session env` prints).
         bundle = value if exported and shown == var else bundles.get(var)
         base = _base_row(target, spec, origs)
-        if target != "node" and target not in PARTIAL_CHAIN_TARGETS and base["path"]:  # as _rebuild.build
+        if target != "node" and base["path"]:  # as _rebuild.build
             chain_bases.append((var, base["paths"]))
         if base["problem"] and sources.certs and not store_blocks:
             # Otherwise this target silently exports nothing (Windows, python.org
@@ -274,7 +280,10 @@ def collect() -> dict[str, Any]:
                 "rebuilt": _rebuilt(bundle),
             }
         )
-    problems.extend(_sources.chain_problems_of_files(sources.certs, chain_bases, b"".join(b.cert_der for b in store_blocks)))
+    checked = _sources.read_bases(chain_bases, [b.cert_der for b in store_blocks])
+    problems.extend(_sources.chain_problems(sources.certs, checked))
+    # The trust rule: the merged bundles each leave out a company intermediate without a root.
+    left_out = _sources.left_out(sources.certs, checked)
 
     if inactive is not None:
         active, reason = False, inactive
@@ -295,12 +304,19 @@ def collect() -> dict[str, Any]:
             if in_process
             else "CERT_SESSION_EXPORT=0: nothing exported, and requests is not a target"
         )
+    elif not any(row["exported"] for row in target_rows) and checked and all(
+        {v for v, _ in left_out.get(c.info.fingerprint, [])} >= {v for v, _, _ in checked} for c in sources.certs
+    ):
+        active, reason = False, (
+            "no company certificate could be added: each is an intermediate whose root no base "
+            "bundle holds, and an intermediate is never trusted on its own; see the warning above"
+        )
     elif not any(row["exported"] for row in target_rows):
         active, reason = False, "no target variable was exported; see the problems above"
     else:
         active, reason = True, "exporting " + ", ".join(str(r["variable"]) for r in target_rows if r["exported"])
 
-    certificates = [_cert_row(c.path, c.origin, c.info, True, problems) for c in sources.certs]
+    certificates = [_cert_row(c.path, c.origin, c.info, True, problems, left_out) for c in sources.certs]
     certificates += [_cert_row(r.path, r.origin, r.info, False, list(r.problems)) for r in sources.rejected]
     dists = _hook_distributions()
     if len(dists) > 1:
@@ -394,6 +410,8 @@ def render(data: dict[str, Any]) -> str:
         out.append(
             "company certificate %s [%s]%s" % (cert["path"], cert["source"], "" if cert["used"] else " NOT USED")
         )
+        if cert["left_out_of"]:
+            out.append("  left out of: %s (no root for it there; see the warning above)" % ", ".join(cert["left_out_of"]))
         if cert["subject"] is not None:
             out.append("  subject: %s" % cert["subject"])
             out.append("  issuer:  %s" % cert["issuer"])

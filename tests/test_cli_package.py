@@ -200,6 +200,28 @@ def test_package_warns_when_the_bootstrap_cannot_complete_the_company_chain_and_
     assert "warning" not in out
 
 
+def test_bootstrap_leaves_out_an_intermediate_whose_root_certifi_lacks_and_says_so(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The trust rule: on Python 3.13+ the intermediate alone would anchor trust in the bootstrap file."""
+    isolate(monkeypatch, tmp_path)
+    issuer, root = world.company.intermediate_pem, world.company.root_pem
+    # This runner's certifi lacks the test company's root.
+    code, out, err = run_main(capsys, "package", "--name", NAME, "--cert", str(issuer), "-o", str(tmp_path / "a"))
+    assert code == 0, out + err
+    (warning,) = [ln for ln in out.splitlines() if "left out of" in ln]
+    assert warning.startswith("warning: ") and "%s-bootstrap.pem" % NAME in warning
+    bootstrap = (tmp_path / "a" / ("%s-bootstrap.pem" % NAME)).read_text()
+    assert issuer.read_text().strip() not in bootstrap
+    # With the root given too, both are in it, and nothing is said.
+    code, out, err = run_main(
+        capsys, "package", "--name", NAME, "--cert", str(root), "--cert", str(issuer), "-o", str(tmp_path / "b")
+    )
+    assert code == 0 and "left out of" not in out, out + err
+    bootstrap = (tmp_path / "b" / ("%s-bootstrap.pem" % NAME)).read_text()
+    assert issuer.read_text().strip() in bootstrap and root.read_text().strip() in bootstrap
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -190,18 +190,26 @@ def test_status_flags_each_bad_certificate_naming_file_certificate_and_exit_code
     assert str(path) in problem["message"] and phrase in problem["message"]
     if cert["sha256"] is not None:  # a certificate-level problem names the certificate
         assert cert["sha256"][:23] in problem["message"] and cert["subject"] in problem["message"]
-    assert data["hook"]["active"] is used
+    # An intermediate whose root is nowhere is left out of every bundle (the
+    # trust rule): nothing is exported, and its row says where it is missing.
+    orphan = case == "intermediate-whose-root-is-nowhere"
+    assert data["hook"]["active"] is (used and not orphan)
+    assert cert["left_out_of"] == (["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"] if orphan else [])
+    if orphan:
+        assert "left out of those merged bundles" in problem["message"]
+        assert data["hook"]["reason"].startswith("no company certificate could be added"), data["hook"]
     if severity == "error":
         code, text, _ = run_main(capsys, "status")
         assert code == 1 and "NOT USED" in text and "ERROR: %s" % problem["message"] in text
 
 
 def test_status_der_file_is_the_same_certificate_as_its_pem(
-    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    world: World, base_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     der = pki.der_of(world.company.intermediate_pem, tmp_path / "Issuer.cer")
     assert not der.read_bytes().startswith(b"-----")
-    isolate(monkeypatch, tmp_path, CERT_SESSION_CERTS=str(der))
+    # A base with the company root: the intermediate is added only where its root is.
+    isolate(monkeypatch, tmp_path, CERT_SESSION_CERTS=str(der), REQUESTS_CA_BUNDLE=str(base_bundle))
     _, data = status_json(capsys)
     assert data["certificates"][0]["sha256"] == pki.sha256_fingerprint(world.company.intermediate_pem)
     bundle = Path(data["targets"][0]["bundle"]).read_text()
@@ -299,10 +307,13 @@ def test_status_reports_hook_active_after_pip_install_user(
 
 
 def test_user_site_hook_uses_certifi_from_the_system_site_packages(
-    user_install: tuple[str, dict[str, str]], project_wheel: Path, tmp_path: Path
+    user_install: tuple[str, dict[str, str]], project_wheel: Path, world: World, tmp_path: Path
 ) -> None:
     """site runs the user site's .pth before the system site-packages are on sys.path (Homebrew, Debian)."""
     python, env = user_install
+    # This test company's root is not in the real certifi: a company with a
+    # private root configures it too (else the intermediate is left out).
+    env = dict(env, CERT_SESSION_CERTS=str(world.company.root_pem))
     probe = run([python, "-c", "import certifi, os; print(os.path.realpath(certifi.where()))"], clean_env(tmp_path / "h0"), check=False)
     if probe.returncode != 0 or not probe.stdout.strip().endswith("cacert.pem"):
         pytest.skip("the base interpreter has no certifi with its own cacert.pem")
@@ -311,14 +322,14 @@ def test_user_site_hook_uses_certifi_from_the_system_site_packages(
 
     show = [python, "-c", "import os; print(os.environ.get('REQUESTS_CA_BUNDLE', ''))"]
     first = run(show, env, check=False)
-    # This test company's root is not in the real certifi: the rebuild says so, once.
-    assert first.returncode == 0 and len(first.stderr.splitlines()) == 1 and "is neither in the base bundle" in first.stderr
+    assert first.returncode == 0 and first.stderr == "", first.stderr
     proc = run(show, env, check=False)
     assert proc.returncode == 0 and proc.stderr == "" and proc.stdout == first.stdout, proc.stderr
     bundle = Path(proc.stdout.strip())
     assert bundle.name.startswith("cert-session-")  # exported, not silently skipped
     certs = bundle.read_bytes().count(b"-----BEGIN CERTIFICATE-----")
-    assert certs == system_pem.read_bytes().count(b"-----BEGIN CERTIFICATE-----") + 1  # certifi's roots + Issuer.crt
+    # certifi's roots + the company root + Issuer.crt
+    assert certs == system_pem.read_bytes().count(b"-----BEGIN CERTIFICATE-----") + 2
 
 
 def test_status_redirected_to_cp1252_escapes_cyrillic_and_japanese_subject(installed: Venv, tmp_path: Path) -> None:
@@ -406,11 +417,14 @@ def test_status_and_check_name_the_ssl_cert_file_base_that_lacks_the_company_roo
     )
     code, data = status_json(capsys)
     assert code == 0 and data["hook"]["targets"] == ["requests", "ssl"]  # the default targets
-    assert data["hook"]["reason"] == "exporting REQUESTS_CA_BUNDLE, SSL_CERT_FILE"
+    # The intermediate is left out of SSL_CERT_FILE's bundle, which so has nothing to add.
+    assert data["hook"]["reason"] == "exporting REQUESTS_CA_BUNDLE"
     (problem,) = data["problems"]
     assert problem["code"] == "chain-incomplete" and problem["path"] == str(world.company.intermediate_pem)
     assert "is neither in the base bundle of SSL_CERT_FILE (%s) nor among" % lacking in problem["message"]
+    assert "left out of that merged bundle" in problem["message"]
     assert "REQUESTS_CA_BUNDLE" not in problem["message"]  # that base has the root
+    assert data["certificates"][0]["left_out_of"] == ["SSL_CERT_FILE"]
 
     code, out, _ = run_main(capsys, "check", world.urls["company"])
     assert "target requests (requests, pip): REQUESTS_CA_BUNDLE=" in out and "REQUESTS_CA_BUNDLE" not in out.splitlines()[0]

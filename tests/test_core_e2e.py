@@ -7,7 +7,10 @@ certifi) -> intermediate (the company certificate) -> leaf.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import (
     CERTIFI_WITH_NEW_ROOT,
@@ -16,8 +19,9 @@ from tests.conftest import (
     World,
     new_venv,
 )
-from tests.helpers.env import clean_env
+from tests.helpers.env import clean_env, run
 from tests.helpers.venvs import Venv, assert_ok, assert_ssl_error
+from tests.helpers.wheels import download
 
 BUNDLE_OF = "import os; print(os.environ.get('REQUESTS_CA_BUNDLE', ''))"
 
@@ -63,6 +67,73 @@ def test_certifi_upgrade_trusts_new_root_and_dropping_root_untrusts_without_comm
     venv.pip(env, "install", "-q", "--no-index", "-f", str(wheelhouse), "certifi==" + CERTIFI_WITHOUT_ROOT)
     assert_ssl_error(venv.get(env, world.urls["company"]))  # no stale trust survives
     assert_ssl_error(venv.get(env, world.urls["newroot"]))
+
+
+# requests, urllib.request and httpx, each with its defaults, in one child.
+CLIENTS = r"""
+import sys, urllib.request
+import httpx, requests
+url = sys.argv[1]
+def attempt(name, call, errors):
+    try:
+        call()
+        return name + " OK"
+    except errors as e:
+        return name + (" FAIL" if "CERTIFICATE_VERIFY_FAILED" in str(e) else " %r" % e)
+print(" | ".join([
+    attempt("requests", lambda: requests.get(url, timeout=20), requests.exceptions.SSLError),
+    attempt("urllib", lambda: urllib.request.urlopen(url, timeout=20).read(), OSError),
+    attempt("httpx", lambda: httpx.get(url, timeout=20), httpx.ConnectError),
+]))
+"""
+
+
+@pytest.fixture(scope="module")
+def clients_house(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """requests and httpx from the registry; certifi replaced by the stand-ins."""
+    return download(tmp_path_factory.mktemp("wheelhouse-clients"), "requests", "httpx", certifi_from=wheelhouse)
+
+
+def test_dropping_the_company_root_untrusts_the_intermediate_in_requests_urllib_and_httpx_and_says_why(
+    world: World, clients_house: Path, project_wheel: Path, tmp_path: Path
+) -> None:
+    """The trust rule: Python 3.13+ (VERIFY_X509_PARTIAL_CHAIN) would keep trusting the intermediate alone."""
+    home = tmp_path / "home"
+    env = clean_env(home)
+    url = world.urls["company"]
+    venv = new_venv(
+        tmp_path / "venv", clients_house, home, "requests", "httpx", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel)
+    )
+    before = venv.run(env, "-c", CLIENTS, url)
+    assert before.stdout.strip() == "requests OK | urllib OK | httpx OK", before.stdout + before.stderr
+
+    venv.pip(env, "install", "-q", "--no-index", "-f", str(clients_house), "certifi==" + CERTIFI_WITHOUT_ROOT)
+    after = venv.run(env, "-c", CLIENTS, url)
+    assert after.stdout.strip() == "requests FAIL | urllib FAIL | httpx FAIL", after.stdout + after.stderr
+    # The start that rebuilt said why, in one line, and it is true now; the next one is quiet.
+    issuer = next(venv.site_packages.glob("cert_session/certs/*.crt"))
+    (line,) = after.stderr.splitlines()
+    assert str(issuer) in line and "left out of those merged bundles" in line, line
+    assert venv.run(env, "-c", CLIENTS, url).stderr == ""
+
+    status = json.loads(run([venv.script("cert-session"), "status", "--json"], env, check=False).stdout)
+    (cert,) = status["certificates"]
+    assert cert["path"] == str(issuer) and cert["left_out_of"] == ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"]
+    (problem,) = [p for p in status["problems"] if p["code"] == "chain-incomplete"]
+    assert cert["subject"] in problem["message"] and str(issuer) in problem["message"]
+    assert "Add the certificate of %r" % cert["issuer"] in problem["message"]
+    assert status["hook"]["active"] is False and "no company certificate could be added" in status["hook"]["reason"]
+    text = run([venv.script("cert-session"), "status"], env, check=False).stdout
+    assert "WARNING: %s" % problem["message"] in text and "left out of: REQUESTS_CA_BUNDLE, SSL_CERT_FILE" in text
+
+    rebuilt = run([venv.script("cert-session"), "rebuild"], env, check=False)
+    assert rebuilt.returncode == 1 and "nothing exported" in rebuilt.stdout
+    assert str(issuer) in rebuilt.stderr and cert["subject"] in rebuilt.stderr, rebuilt.stderr
+
+    # Putting the root back (a certifi that has it) trusts the chain again at the next start.
+    venv.pip(env, "install", "-q", "--no-index", "-f", str(clients_house), "certifi==" + CERTIFI_WITH_ROOT)
+    again = venv.run(env, "-c", CLIENTS, url)
+    assert again.stdout.strip() == "requests OK | urllib OK | httpx OK", again.stdout + again.stderr
 
 
 def test_in_place_rewrite_of_base_bundle_is_picked_up(installed: Venv, world: World, tmp_path: Path) -> None:

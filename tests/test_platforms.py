@@ -355,9 +355,9 @@ def test_status_says_why_the_git_target_exports_nothing_without_an_openssl_ca_fi
 
     missing = tmp_path / "openssl" / "cert.pem"
     monkeypatch.setattr(_rebuild, "CURRENT", _NoOpenSSLFile(missing))
-    isolate(
-        monkeypatch, tmp_path, CERT_SESSION_CERTS=str(world.company.intermediate_pem), CERT_SESSION_TARGETS="requests,ssl,git"
-    )
+    # The root too: the test venv's real certifi lacks it, and an intermediate is added only with its root.
+    certs = os.pathsep.join([str(world.company.intermediate_pem), str(world.company.root_pem)])
+    isolate(monkeypatch, tmp_path, CERT_SESSION_CERTS=certs, CERT_SESSION_TARGETS="requests,ssl,git")
     code, data = status_json(capsys)
     rows = {row["target"]: row for row in data["targets"]}
     # git reads only that file; ssl's base is OpenSSL's file + certifi, so certifi carries it.

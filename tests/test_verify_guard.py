@@ -177,10 +177,32 @@ def test_own_bundle_with_public_roots_reaches_private_and_company_services(
     assert_ssl_error(probe(requests_venv, off, world.urls["company"], session=str(full)))
 
 
-def test_debug_logs_each_substitution_with_the_bundle_used(
-    installed: Venv, world: World, own_bundles: tuple[Path, Path], tmp_path: Path
+def test_own_bundle_gains_the_company_intermediate_only_as_a_link_to_a_root_it_holds(
+    requests_venv: Venv, world: World, own_bundles: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    """The trust rule: on Python 3.13+ the intermediate alone would anchor trust (VERIFY_X509_PARTIAL_CHAIN)."""
     own, _ = own_bundles
+    with_root = tmp_path / "own-with-company-root.pem"
+    with_root.write_bytes(world.private.root_pem.read_bytes() + world.company.root_pem.read_bytes())
+    env = clean_env(tmp_path / "home", CERT_SESSION_DEBUG="1")
+    # Without the company root, nothing is added: the file is used as it is.
+    proc = probe(requests_venv, env, world.urls["company"], session=str(own))
+    assert proc.stdout.startswith("SSLError") and "CERTIFICATE_VERIFY_FAILED" in proc.stdout, proc.stdout + proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if "asked for" in ln]
+    assert "verify=%s asked for; using %s instead of " % (own, own) in line, line
+    # With it, the intermediate completes the chain ...
+    assert_ok(probe(requests_venv, clean_env(tmp_path / "home"), world.urls["company"], session=str(with_root)))
+    assert_ok(probe(requests_venv, clean_env(tmp_path / "home"), world.urls["private"], request=str(with_root)))
+    # ... which the file alone does not.
+    off = clean_env(tmp_path / "home", CERT_SESSION_DISABLE="1")
+    assert_ssl_error(probe(requests_venv, off, world.urls["company"], session=str(with_root)))
+
+
+def test_debug_logs_each_substitution_with_the_bundle_used(
+    installed: Venv, world: World, tmp_path: Path
+) -> None:
+    own = tmp_path / "own-with-company-root.pem"  # the company root: the intermediate is added
+    own.write_bytes(world.private.root_pem.read_bytes() + world.company.root_pem.read_bytes())
     env = clean_env(tmp_path / "home", CERT_SESSION_DEBUG="1")
     proc = probe(installed, env, world.urls["private"], session=str(own))
     assert proc.stdout.startswith("OK 200"), proc.stdout + proc.stderr
