@@ -505,7 +505,10 @@ def _verify_row(
     if merged.ok and flags & PARTIAL_CHAIN:
         partial_only = not handshake(target, files, timeout, client, flags & ~PARTIAL_CHAIN).ok
     base_certs = [c for path in row.base_files for c in _load_pem_file(path)]
-    if not row.bundle and company and not merged.ok:
+    # Not exported because the trust rule left every company certificate out
+    # (no root for them in this base): the certificate at fault is the answer.
+    left_out = bool(_chains.unrooted([c.info for c in company], base_certs))
+    if not row.bundle and company and not merged.ok and not left_out:
         text = (
             "These clients do not get the company certificates: %s is not exported (%s), so they trust "
             "only their own bundle, which fails (%s). `cert-session status` says why; `cert-session env` "

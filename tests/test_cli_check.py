@@ -170,13 +170,10 @@ def test_check_names_company_certificate_that_lacks_its_root_and_leads_with_it(
     isolate(monkeypatch, tmp_path, **bases(unrelated), CERT_SESSION_CERTS=str(issuer))
     code, out, _ = run_main(capsys, "check", world.urls["company"])
     line = diagnosis(out)
-    if partial_chain_clients():
-        # Python 3.13+ (and urllib3 >= 2.4 there) take the intermediate itself as the anchor.
-        assert code == 0, out
-        assert "Verified only because" in line and "VERIFY_X509_PARTIAL_CHAIN" in line and fp(issuer) in line
-    else:
-        assert code == 1, out
-        assert "lacks its root" in line and fp(issuer) in line
+    # The trust rule leaves the intermediate out of every bundle, on 3.13+ too
+    # (where the clients would otherwise take it as the anchor): it fails, and says why.
+    assert code == 1, out
+    assert "lacks its root" in line and fp(issuer) in line
     assert all(v in line for v in pki.subject_values(world.company.root_pem))  # the certificate to add
     # The configuration problem leads, before anything about this server, once.
     first = out.splitlines()[0]
@@ -299,7 +296,11 @@ def real_client_verifies(target: str, bundle: str, url: str, home: Path) -> bool
 def test_check_answers_for_every_active_target_as_its_real_client_does(
     world: World, base_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue #23: requests' base has the company root, SSL_CERT_FILE's does not, curl's default neither."""
+    """Issue #23: requests' base has the company root, SSL_CERT_FILE's does not, curl's default neither.
+
+    Issue #22's trust rule leaves the intermediate out of the last two, on
+    every Python (curl and Python 3.13+ would take it as the anchor on its own).
+    """
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
     lacking = tmp_path / "system-without-the-company-root.pem"
@@ -311,28 +312,22 @@ def test_check_answers_for_every_active_target_as_its_real_client_does(
     )
     url = world.urls["company"]
     code, out, err = run_main(capsys, "check", url)
-    verdicts = {}
-    for target in ("requests", "ssl", "curl"):
+    line = target_line(out, "requests")
+    bundle = line.split(" REQUESTS_CA_BUNDLE=", 1)[1].rsplit(": ", 1)[0]
+    assert Path(bundle).name.startswith("cert-session-") and line.endswith(": verified"), line
+    # What check says is what the client itself does with that bundle.
+    assert real_client_verifies("requests", bundle, url, tmp_path / "home"), out
+    for target in ("ssl", "curl"):
         line = target_line(out, target)
-        var = REAL_CLIENT[target][1]
-        bundle = line.split(" %s=" % var, 1)[1].rsplit(": ", 1)[0]
-        assert Path(bundle).name.startswith("cert-session-"), line  # the merged bundle exported to it
-        verdicts[target] = line.endswith(": verified")
-        # What check says is what the client itself does with that bundle.
-        assert verdicts[target] == real_client_verifies(target, bundle, url, tmp_path / "home"), out
-    assert verdicts["requests"] and verdicts["curl"], out  # root in requests' base; curl takes the intermediate as anchor
-    assert code == (0 if all(verdicts.values()) else 1), out
+        assert " is not exported " in line and not line.endswith(": verified"), line
+    assert code == 1, out
     missing_root = pki.subject_values(world.company.root_pem)
-    if verdicts["ssl"]:  # Python 3.13+: a partial chain is allowed
-        assert "Verified only because" in diagnosis_for(out, "SSL_CERT_FILE")
-    else:
-        line = diagnosis_for(out, "SSL_CERT_FILE")
-        assert "lacks its root" in line and fp(issuer) in line and all(v in line for v in missing_root)
-    curl = diagnosis_for(out, "CURL_CA_BUNDLE")
-    assert "Verified only because" in curl and "VERIFY_X509_PARTIAL_CHAIN" in curl and all(v in curl for v in missing_root)
-    # The configuration warning names the base at fault, not curl's (curl does not need the root), once.
+    line = diagnosis_for(out, "SSL_CERT_FILE")
+    assert line == diagnosis_for(out, "CURL_CA_BUNDLE")  # one sentence for both
+    assert "lacks its root" in line and fp(issuer) in line and all(v in line for v in missing_root)
+    # The configuration warning names each base at fault, once.
     warnings = [line for line in out.splitlines() if line.startswith("WARNING")]
-    assert len(warnings) == 1 and "SSL_CERT_FILE (%s)" % lacking in warnings[0] and "CURL_CA_BUNDLE" not in warnings[0]
+    assert len(warnings) == 1 and "SSL_CERT_FILE (%s)" % lacking in warnings[0] and "CURL_CA_BUNDLE" in warnings[0]
     assert "cert-session:" not in err  # the hook's line is not repeated (the loopback server logs its refusals there)
 
 
@@ -378,7 +373,7 @@ def test_check_with_export_off_says_the_ssl_clients_do_not_get_the_company_certi
     world: World, base_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     isolate(
-        monkeypatch, tmp_path, REQUESTS_CA_BUNDLE=str(base_bundle), CERT_SESSION_EXPORT="0",
+        monkeypatch, tmp_path, **bases(base_bundle), CERT_SESSION_EXPORT="0",
         CERT_SESSION_CERTS=str(world.company.intermediate_pem),
     )
     code, out, _ = run_main(capsys, "check", world.urls["company"])

@@ -185,25 +185,39 @@ git ls-remote "$URL" 2>&1 | head -1
 """
 
 
-def test_env_for_git_and_curl_warns_nothing_when_git_and_curl_then_succeed(
+def test_env_for_git_and_curl_warns_exactly_when_git_and_curl_then_fail(
     installed: Venv, world: World, tmp_path: Path
 ) -> None:
-    """Issue #23: git's base (the system CA file) lacks the company root, and git and curl succeed all the same."""
+    """Issues #22 and #23: git's base (the system CA file) lacks the company root.
+
+    git (like curl) would take the company intermediate as an anchor on its
+    own; the trust rule leaves it out of its bundle, and the warning says so,
+    true when printed. With the company root configured too, nothing is said
+    and both succeed.
+    """
     if shutil.which("curl") is None or shutil.which("git") is None:
         pytest.skip("curl or git is not installed")
     env = clean_env(tmp_path / "home", CLI=installed.script("cert-session"), URL=world.urls["company"])
     cli = installed.script("cert-session")
-    env_only = subprocess.run([cli, "env", "--shell", "bash", "--targets", "git,curl"], env=env, cwd=env["HOME"],
-                              capture_output=True, text=True, timeout=120)
-    assert env_only.returncode == 0 and env_only.stderr == "", env_only.stderr
-    proc = subprocess.run(["bash", "-c", GIT_CURL], env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=300)
-    curl, git = proc.stdout.splitlines()[:2]
-    assert curl == "curl 200", proc.stdout + proc.stderr
+
+    def env_then_git_and_curl(env: dict[str, str]) -> tuple[str, str, str]:
+        env_only = subprocess.run([cli, "env", "--shell", "bash", "--targets", "git,curl"], env=env, cwd=env["HOME"],
+                                  capture_output=True, text=True, timeout=120)
+        assert env_only.returncode == 0, env_only.stderr
+        proc = subprocess.run(["bash", "-c", GIT_CURL], env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=300)
+        curl, git = proc.stdout.splitlines()[:2]
+        return env_only.stderr, curl, git
+
+    warned, curl, git = env_then_git_and_curl(env)
+    assert warned.count("\n") == 1 and "Issuer.crt" in warned, warned
+    assert "left out of" in warned, warned
+    # curl's base (certifi's, here with the company root) completes the chain; git's does not.
+    assert curl == "curl 200" and "certificate" in git.lower(), (curl, git)
+
+    with_root = dict(env, CERT_SESSION_CERTS=str(world.company.root_pem))
+    warned, curl, git = env_then_git_and_curl(with_root)
+    assert warned == "", warned
+    assert curl == "curl 200", curl
     # TLS verified: git reached the server, which is no git repository (a certificate problem reads otherwise).
     assert "not valid: is this a git repository?" in git or "not found" in git, git
     assert "certificate" not in git.lower()
-
-    # Control: without the eval, both refuse the company server.
-    bare = GIT_CURL.replace('eval "$("$CLI" env --shell bash --targets git,curl)"', "")
-    proc = subprocess.run(["bash", "-c", bare], env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=300)
-    assert "curl 000" in proc.stdout and "certificate" in proc.stdout.lower(), proc.stdout
