@@ -7,7 +7,8 @@ get verification back, and one that set ``session.verify = "its.pem"`` (pip's
 ``cert``/``PIP_CERT``, twine, conda, poetry) would get our bundle instead of
 its own. This module replaces requests' resolution with one rule
 (``cert_session._verify_rule``), in ``Session.merge_environment_settings`` of
-requests and of pip's vendored copy.
+requests, of pip's vendored copy and of niquests (which kept requests'
+precedence).
 
 It also lets new connections reuse a CA context loaded once per bundle
 (``cert_session._preload``, installed by the first connection, not at
@@ -42,7 +43,13 @@ if TYPE_CHECKING:
 __all__ = ["install", "find_spec", "guard"]
 
 _MARK = "__cert_session_verify_guard__"
-GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions")
+# niquests copied requests' merge_environment_settings, and with it the
+# precedence of REQUESTS_CA_BUNDLE over Session.verify (psf/requests#3829).
+GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions", "niquests.sessions")
+# Where cert_session._preload may hand pools a shared context: requests'
+# HTTPAdapter over urllib3. niquests' pools are urllib3-future's, which
+# configure the context they are given (ALPN per connection).
+_PRELOADED = ("requests", "pip._vendor.requests")
 # cert_session._verify_rule.decide, loaded by the first request.
 _decide: Callable[[str, object, object, str], object] | None = None
 
@@ -176,7 +183,7 @@ def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> b
 
     setattr(merge_environment_settings, _MARK, True)
     session_cls.merge_environment_settings = merge_environment_settings
-    if os.environ.get("CERT_SESSION_PRELOAD", "") != "0":
+    if package in _PRELOADED and os.environ.get("CERT_SESSION_PRELOAD", "") != "0":
         _preload_later(sessions, package)
     return True
 
