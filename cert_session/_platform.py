@@ -45,6 +45,10 @@ class Policy:
     windows = False
     # Which reader of cert_session._os_store is this platform's trust store.
     os_store = "openssl"
+    # Targets one of whose clients verifies with that store when the
+    # variable is unset (_config.kept_os_store). Here OpenSSL's default file
+    # is the store, and the ssl target's base already holds it.
+    os_verifier_targets: tuple[str, ...] = ()
 
     # -- trust ---------------------------------------------------------------
 
@@ -212,6 +216,10 @@ class Policy:
 class _MacOS(Policy):
     name = "macos"
     os_store = "macos"
+    # httpx2 (httpcore2's default_ssl_context: truststore on Windows and
+    # macOS unless SSL_CERT_FILE is set; huggingface_hub 2.x, the OpenAI SDK
+    # 3.x) and uv with UV_SYSTEM_CERTS verify with the keychains.
+    os_verifier_targets = ("ssl",)
 
     def _default_cache_dir(self, environ: Mapping[str, str]) -> str | None:
         """``~/Library/Caches/cert-session``."""
@@ -248,6 +256,7 @@ class _Windows(Policy):
     name = "windows"
     windows = True
     os_store = "windows"
+    os_verifier_targets = ("ssl",)  # as on macOS, with the certificate stores
 
     def __init__(self, pathmod: ModuleType | None = None) -> None:
         # The path syntax: os.path (ntpath on Windows); tests pass ntpath on

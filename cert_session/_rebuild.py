@@ -162,9 +162,14 @@ def build(
     stores: dict[str, _os_store.Store] = {}
     for target, spec in bases:
         spec, _, store_spec = spec.partition(_config.OS_STORE_MARK)
+        kept = store_spec.startswith(_config.KEPT)
+        if kept:
+            store_spec = store_spec[len(_config.KEPT) :]
         base = resolve_base(spec)
         resolved.append(base)
         inputs.extend(base.inputs)
+        if kept and not company:
+            continue  # kept for what a client verified with before: nothing to add to it
         store = None
         if store_spec:
             if store_spec not in stores:
