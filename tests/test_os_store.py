@@ -256,24 +256,29 @@ def test_windows_registry_fingerprint_and_the_fast_path_copy_agree(monkeypatch: 
     assert _platform.WINDOWS.registry_fingerprint(_os_store.REGISTRY_KEYS[1]) == "-"  # no such key
 
 
-def test_windows_store_change_is_picked_up_at_the_next_start_under_emulation(
-    store_venv: Venv, world: World, tmp_path: Path
-) -> None:
+def emulated_windows(tmp_path: Path) -> tuple[Path, dict[str, str | None]]:
+    """An empty emulated ROOT store (a directory of DER files) and the variables of a Windows start."""
     registry = tmp_path / "registry"
     store = registry.joinpath(*emulation.REGISTRY_STORE, "ROOT", "Certificates")
     store.mkdir(parents=True)
+    local = tmp_path / "home" / "AppData" / "Local"
+    local.mkdir(parents=True)
+    return store, dict(
+        CERT_SESSION_EMULATE="win32", CERT_SESSION_EMULATE_REGISTRY=str(registry), CERT_SESSION_CACHE_DIR=None,
+        HOME=None, LOCALAPPDATA=str(local), TEMP=str(local), USERNAME="alice",
+    )
+
+
+def test_windows_store_change_is_picked_up_at_the_next_start_under_emulation(
+    store_venv: Venv, world: World, tmp_path: Path
+) -> None:
+    store, windows = emulated_windows(tmp_path)
 
     def add(name: str, root: Path) -> None:
         (store / name).write_bytes(next(_pem.iter_blocks(root.read_bytes())).cert_der)
 
     add("private", world.private.root_pem)
-    local = tmp_path / "home" / "AppData" / "Local"
-    local.mkdir(parents=True)
-    env = clean_env(
-        tmp_path / "home", CERT_SESSION_EMULATE="win32", CERT_SESSION_EMULATE_REGISTRY=str(registry),
-        CERT_SESSION_OS_STORE="1", CERT_SESSION_CACHE_DIR=None, HOME=None, LOCALAPPDATA=str(local),
-        TEMP=str(local), USERNAME="alice",
-    )
+    env = clean_env(tmp_path / "home", CERT_SESSION_OS_STORE="1", **windows)
     urls = (world.urls["private"], world.urls["newroot"])
     lines, err = start(store_venv, env, *urls)
     assert (lines[2:], err) == (["ok", "ssl"], "")
@@ -363,20 +368,12 @@ def test_windows_root_only_in_the_os_store_keeps_verifying_through_httpx2s_defau
     # IT put the private root in the Windows ROOT store, where httpx2's truststore
     # default finds it. The hook exports SSL_CERT_FILE (the default ssl target), which
     # replaces that default: the exported bundle must hold the store.
-    registry = tmp_path / "registry"
-    store = registry.joinpath(*emulation.REGISTRY_STORE, "ROOT", "Certificates")
-    store.mkdir(parents=True)
+    store, windows = emulated_windows(tmp_path)
     (store / "private").write_bytes(next(_pem.iter_blocks(world.private.root_pem.read_bytes())).cert_der)
-    local = tmp_path / "home" / "AppData" / "Local"
-    local.mkdir(parents=True)
-    windows = dict(
-        CERT_SESSION_EMULATE="win32", CERT_SESSION_EMULATE_REGISTRY=str(registry), CERT_SESSION_CACHE_DIR=None,
-        HOME=None, LOCALAPPDATA=str(local), TEMP=str(local), USERNAME="alice",
-    )
     urls = (world.urls["private"], world.urls["company"], world.urls["newroot"])
     lines, err = start_httpx2(httpx2_venv, clean_env(tmp_path / "home", **windows), *urls)
     assert (lines[1:], err) == (["ok", "ok", "ssl"], "")  # the store's root, the company chain, nothing else
-    assert lines[0].startswith(str(local)) and "cert-session-" in lines[0]
+    assert lines[0].startswith(str(windows["LOCALAPPDATA"])) and "cert-session-" in lines[0]
 
     # CERT_SESSION_OS_STORE=0 says "not the store": then the export costs httpx2 that root.
     lines, err = start_httpx2(httpx2_venv, clean_env(tmp_path / "home", CERT_SESSION_OS_STORE="0", **windows), *urls)
