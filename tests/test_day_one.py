@@ -323,6 +323,18 @@ def lifecycle_venv(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -
     return venv
 
 
+# The bundle niquests' default verify uses, the exported SSL_CERT_FILE, and how many roots
+# of the OS store niquests verifies with by default (wassima) that bundle lacks.
+NIQUESTS_DEFAULT = r"""
+import os, ssl, niquests, wassima
+used = niquests.Session().merge_environment_settings("https://localhost/", {}, None, None, None)["verify"]
+text = open(used).read()
+end = "-----END CERTIFICATE-----"
+ders = {ssl.PEM_cert_to_DER_cert(b[b.index("-----BEGIN"):] + end) for b in text.split(end) if "-----BEGIN" in b}
+print(used, os.environ.get("SSL_CERT_FILE"), os.environ.get("REQUESTS_CA_BUNDLE"), len(set(wassima.root_der_certificates()) - ders))
+"""
+
+
 def every_client(venv: Venv, env: dict[str, str], url: str, mode: str) -> dict[str, str]:
     """Each client's outcome for one GET of ``url`` in a fresh process: "OK" or "CERTIFICATE_VERIFY_FAILED"."""
     proc = venv.run(env, "-c", CLIENTS, url, mode, check=False)
@@ -371,6 +383,14 @@ def test_every_client_fails_without_the_wheel_works_with_it_keeps_its_own_choice
         each_mode(ok)  # the company chain, and each client's own bundle and switch
         proc = lifecycle_venv.run(env, "-c", CLIENTS, company, check=False)
         assert proc.stderr == "" and results(proc)["SSL_CERT_FILE"], proc.stderr
+        # niquests' default is the OS store (wassima): its default verify is the exported
+        # SSL_CERT_FILE, which holds every root of that store, not certifi's REQUESTS_CA_BUNDLE.
+        used, store, _, missing = lifecycle_venv.run(env, "-c", NIQUESTS_DEFAULT).stdout.split()
+        assert (used, missing) == (store, "0")
+        # A preset REQUESTS_CA_BUNDLE is what niquests used before: that file plus the company certificates.
+        preset = dict(env, REQUESTS_CA_BUNDLE=str(world.company.root_pem))
+        used, _, bundle, _ = lifecycle_venv.run(preset, "-c", NIQUESTS_DEFAULT).stdout.split()
+        assert used == bundle and "cert-session-" in bundle
     finally:
         # The real uninstall, run by the environment's own pip (a hooked process).
         lifecycle_venv.run(clean_env(home), "-m", "pip", "uninstall", "-y", "cert-session-company")
