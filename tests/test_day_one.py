@@ -33,7 +33,7 @@ import pytest
 from tests.conftest import CERTIFI_WITH_ROOT, CompanyWheel, Index, World
 from tests.helpers import servers
 from tests.helpers.env import clean_env, run
-from tests.helpers.venvs import BIN, Venv, make_venv
+from tests.helpers.venvs import BIN, GET, Venv, make_venv
 from tests.helpers.wheels import download
 
 CLIENT_NAMES = ["requests", "urllib", "urllib3", "httpx", "aiohttp", "huggingface_hub"]
@@ -387,6 +387,11 @@ def test_every_client_fails_without_the_wheel_works_with_it_keeps_its_own_choice
         # SSL_CERT_FILE, which holds every root of that store, not certifi's REQUESTS_CA_BUNDLE.
         used, store, _, missing = lifecycle_venv.run(env, "-c", NIQUESTS_DEFAULT).stdout.split()
         assert (used, missing) == (store, "0")
+        # requests beside niquests runs on urllib3-future, which sets each connection's ALPN
+        # on the context it is given: no shared, preloaded context for it.
+        proc = lifecycle_venv.run(dict(env, CERT_SESSION_DEBUG="1"), "-c", GET, company)
+        assert proc.stdout.startswith("OK 200"), proc.stdout + proc.stderr
+        assert "requests: no preloaded CA contexts (urllib3 configures the context of each connection)" in proc.stderr
         # A preset REQUESTS_CA_BUNDLE is what niquests used before: that file plus the company certificates.
         preset = dict(env, REQUESTS_CA_BUNDLE=str(world.company.root_pem))
         used, _, bundle, _ = lifecycle_venv.run(preset, "-c", NIQUESTS_DEFAULT).stdout.split()
