@@ -73,7 +73,7 @@ _NAMES = (
     "LOCALAPPDATA",
 ) + _KEY_VARS
 _BYTE_NAMES = tuple(name.encode("ascii") for name in _NAMES)  # os.environ's keys on POSIX
-_GUARDED = ("requests.sessions", "pip._vendor.requests.sessions")
+_GUARDED = ("requests.sessions", "pip._vendor.requests.sessions", "niquests.sessions")
 _PREBUILT = _SEP.join((_HERE, "cert_session", "_prebuilt"))
 
 _started = False
@@ -185,7 +185,7 @@ def _steady(environ, values=None):
         values = _values(environ, _NAMES)
     if values[1] not in ("", "0"):  # CERT_SESSION_DEBUG
         return False
-    if _GUARDED[0] in sys.modules or _GUARDED[1] in sys.modules:  # imported by an earlier .pth
+    if _GUARDED[0] in sys.modules or _GUARDED[1] in sys.modules or _GUARDED[2] in sys.modules:  # an earlier .pth
         return False
     key = "\x1f".join([_HERE] + values[6:])
     name = "fast-" + _digest64(key)

@@ -31,6 +31,8 @@ __all__ = [
     "GIT_CONFIG",
     "GIT_CONFIG_MARK",
     "git_config_include",
+    "KEPT",
+    "kept_os_store",
 ]
 
 TARGETS = {  # target -> variable it exports
@@ -87,7 +89,12 @@ def current_config() -> Config:
     origs = originals()
     certs_env = absolute_paths(environ.get("CERT_SESSION_CERTS", ""))
     store = os_store_spec(origs)
-    bases = [(t, base_spec(t, origs) + (OS_STORE_MARK + store if store else "")) for t in selected_targets()]
+    bases = []
+    for t in selected_targets():
+        extra = OS_STORE_MARK + store if store else ""
+        if not store and kept_os_store(t, origs):
+            extra = OS_STORE_MARK + KEPT + CURRENT.os_store
+        bases.append((t, base_spec(t, origs) + extra))
     include = git_config_include(origs)
     if include is not None:
         bases = [(t, spec + GIT_CONFIG_MARK + include if t == "git" else spec) for t, spec in bases]
@@ -97,6 +104,26 @@ def current_config() -> Config:
 
 # A base spec "<spec>+os:<store>" is that base plus the operating system's store.
 OS_STORE_MARK = "+os:"
+# "<spec>+os:kept:<store>": the store joins the base only to keep what the
+# target's clients verified with before (kept_os_store); with no company
+# certificate nothing is exported for it, as for any base.
+KEPT = "kept:"
+
+
+def kept_os_store(target: str, origs: dict[str, str]) -> bool:
+    """Whether ``target``'s base gains the OS store so that its clients keep it.
+
+    Where a client of the target verifies with the operating system's store
+    while the variable is unset (``_platform.Policy.os_verifier_targets``:
+    httpx2 through truststore on Windows and macOS, uv with
+    ``UV_SYSTEM_CERTS``), exporting the variable replaces that store with our
+    file, so the file holds it. Not when the variable was preset (the client
+    used that file, not the store), nor with ``CERT_SESSION_OS_STORE=0`` set.
+    """
+    if target not in CURRENT.os_verifier_targets or origs[TARGETS[target]]:
+        return False
+    raw = os.environ.get("CERT_SESSION_OS_STORE", "")
+    return raw.strip().lower() not in ("0", "no", "false", "off")
 
 
 def os_store_spec(origs: dict[str, str]) -> str | None:

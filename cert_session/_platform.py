@@ -52,6 +52,10 @@ class Policy:
     # (macOS: Apple's and Homebrew's git differ; Git for Windows: relative to
     # its installation): there the git target exports GIT_SSL_CAINFO.
     git_system_config = "/etc/gitconfig"
+    # Targets one of whose clients verifies with that store when the
+    # variable is unset (_config.kept_os_store). Here OpenSSL's default file
+    # is the store, and the ssl target's base already holds it.
+    os_verifier_targets: tuple[str, ...] = ()
 
     # -- trust ---------------------------------------------------------------
 
@@ -220,6 +224,10 @@ class _MacOS(Policy):
     name = "macos"
     os_store = "macos"
     git_system_config = ""
+    # httpx2 (httpcore2's default_ssl_context: truststore on Windows and
+    # macOS unless SSL_CERT_FILE is set; huggingface_hub 2.x, the OpenAI SDK
+    # 3.x) and uv with UV_SYSTEM_CERTS verify with the keychains.
+    os_verifier_targets = ("ssl",)
 
     def _default_cache_dir(self, environ: Mapping[str, str]) -> str | None:
         """``~/Library/Caches/cert-session``."""
@@ -257,6 +265,7 @@ class _Windows(Policy):
     windows = True
     os_store = "windows"
     git_system_config = ""
+    os_verifier_targets = ("ssl",)  # as on macOS, with the certificate stores
 
     def __init__(self, pathmod: ModuleType | None = None) -> None:
         # The path syntax: os.path (ntpath on Windows); tests pass ntpath on

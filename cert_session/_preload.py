@@ -22,7 +22,10 @@ requests' own code, untouched:
   of the methods involved, and its ``PoolManager`` carries no TLS settings of
   its own (a tool's own ``ssl_context`` is left alone).
 - urllib3 uses the standard library's ``SSLContext`` (not pyOpenSSL or an
-  injected truststore).
+  injected truststore), and is urllib3 itself, which sets nothing on a
+  context it is given but what the context already holds; not urllib3-future
+  (installed with niquests, it replaces urllib3's files), which sets each
+  connection's ALPN list on it (``_known_consumer``).
 - ``CERT_SESSION_PRELOAD`` is not ``0``.
 
 The contexts:
@@ -110,6 +113,9 @@ def install(sessions: ModuleType) -> bool:
     if pool_manager_cls is None or select_proxy is None or ssl_util is None or create is None:
         _log.debug("%s: no preloaded CA contexts (unexpected requests or urllib3 layout)" % package)
         return False
+    if not _known_consumer(urllib3, ssl_util):
+        _log.debug("%s: no preloaded CA contexts (%s configures the context of each connection)" % (package, urllib3))
+        return False
     original_get = adapter_cls.get_connection_with_tls_context
     original_build = adapter_cls.build_connection_pool_key_attributes
     original_verify = adapter_cls.cert_verify
@@ -180,6 +186,27 @@ def install(sessions: ModuleType) -> bool:
     adapter_cls.cert_verify = cert_verify
     own: dict[str, Callable[..., Any]] = {m: getattr(adapter_cls, m) for m in _METHODS}
     return True
+
+
+def _known_consumer(urllib3: str, ssl_util: ModuleType) -> bool:
+    """Whether ``urllib3`` is urllib3 itself (1.26 or 2.x), which never changes a context it is given.
+
+    A shared context is safe only with a consumer that sets nothing on it
+    but what it already holds (see ``_SharedContext``). urllib3 1.26 and 2.x
+    set ``verify_mode`` and the constant ``ALPN_PROTOCOLS``. urllib3-future
+    (niquests' urllib3, whose ``.pth`` copies its files over urllib3's, so
+    requests uses it too: jawah/urllib3.future) sets the ALPN list each
+    connection asks for (``ssl_wrap_socket(alpn_protocols=...)``, h2 and
+    http/1.1) on the context it is given, and has a ``backend`` package.
+    For it, requests keeps loading the CA file into a context per
+    connection, as without us.
+    """
+    if (urllib3 + ".backend") in sys.modules:
+        return False
+    wrap = getattr(getattr(ssl_util, "ssl_wrap_socket", None), "__code__", None)
+    if wrap is None:
+        return False
+    return "alpn_protocols" not in wrap.co_varnames[: wrap.co_argcount + wrap.co_kwonlyargcount]
 
 
 def _descriptor(name: str) -> Any:

@@ -271,9 +271,14 @@ def build(
     for target, full_spec in bases:
         full_spec, _, git_include = full_spec.partition(_config.GIT_CONFIG_MARK)
         spec, _, store_spec = full_spec.partition(_config.OS_STORE_MARK)
+        kept = store_spec.startswith(_config.KEPT)
+        if kept:
+            store_spec = store_spec[len(_config.KEPT) :]
         base = resolve_base(spec)
         resolved.append(base)
         inputs.extend(base.inputs)
+        if kept and not company:
+            continue  # kept for what a client verified with before: nothing to add to it
         store = None
         if store_spec:
             if store_spec not in stores:

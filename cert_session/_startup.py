@@ -210,7 +210,7 @@ def _write_fast(
 # requests lets REQUESTS_CA_BUNDLE beat Session.verify (psf/requests#3829),
 # so exporting it would override a tool's own verify=False or verify=<file>.
 # A finder costs one set lookup per import until requests' sessions module
-# (or pip's vendored copy) is imported; cert_session._verify_guard then
+# (or pip's vendored copy, or niquests', which inherited the precedence) is imported; cert_session._verify_guard then
 # applies the rule. It stays on sys.meta_path (see _verify_guard.guard).
 # In steady state the fast path installs itself instead (same attributes).
 class GuardFinder:
@@ -244,7 +244,7 @@ class GuardFinder:
             return None
 
 
-GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions")
+GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions", "niquests.sessions")
 
 
 _finder: GuardFinder | None = None

@@ -275,6 +275,8 @@ def collect() -> dict[str, Any]:
                 "value": value,
                 "exported": exported,
                 "base": base,
+                # The OS store joins this base by default (_config.kept_os_store).
+                "os_store_kept": not os_store["enabled"] and _config.kept_os_store(target, origs),
                 "bundle": bundle,
                 "certificates": _count(bundle) if bundle else None,
                 "rebuilt": _rebuilt(bundle),
@@ -391,6 +393,8 @@ def render(data: dict[str, Any]) -> str:
         out.append("target %s: %s=%s" % (row["target"], row["variable"], row["value"] or "(unset)"))
         base = row["base"]
         out.append("  base: %s%s" % (base["origin"], " - " + base["problem"] if base["problem"] else ""))
+        if row.get("os_store_kept"):
+            out.append("  and the operating system's store: clients of %s verify with it here when it is unset" % row["variable"])
         if row["bundle"]:
             note = "" if row["exported"] else ", in-process only: CERT_SESSION_EXPORT=0"
             out.append("  merged bundle: %s (%s certificates%s)" % (row["bundle"], row["certificates"], note))

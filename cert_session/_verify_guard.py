@@ -7,7 +7,8 @@ get verification back, and one that set ``session.verify = "its.pem"`` (pip's
 ``cert``/``PIP_CERT``, twine, conda, poetry) would get our bundle instead of
 its own. This module replaces requests' resolution with one rule
 (``cert_session._verify_rule``), in ``Session.merge_environment_settings`` of
-requests and of pip's vendored copy.
+requests, of pip's vendored copy and of niquests (which kept requests'
+precedence).
 
 It also lets new connections reuse a CA context loaded once per bundle
 (``cert_session._preload``, installed by the first connection, not at
@@ -42,7 +43,13 @@ if TYPE_CHECKING:
 __all__ = ["install", "find_spec", "guard"]
 
 _MARK = "__cert_session_verify_guard__"
-GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions")
+# niquests copied requests' merge_environment_settings, and with it the
+# precedence of REQUESTS_CA_BUNDLE over Session.verify (psf/requests#3829).
+GUARDED_MODULES = ("requests.sessions", "pip._vendor.requests.sessions", "niquests.sessions")
+# Where cert_session._preload may hand pools a shared context: requests'
+# HTTPAdapter over urllib3. niquests' pools are urllib3-future's, which
+# configure the context they are given (ALPN per connection).
+_PRELOADED = ("requests", "pip._vendor.requests")
 # cert_session._verify_rule.decide, loaded by the first request.
 _decide: Callable[[str, object, object, str], object] | None = None
 
@@ -176,9 +183,60 @@ def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> b
 
     setattr(merge_environment_settings, _MARK, True)
     session_cls.merge_environment_settings = merge_environment_settings
-    if os.environ.get("CERT_SESSION_PRELOAD", "") != "0":
+    if package == "niquests":
+        session_cls.merge_environment_settings = _os_verifier_default(merge_environment_settings, current_bundle)
+    if package in _PRELOADED and os.environ.get("CERT_SESSION_PRELOAD", "") != "0":
         _preload_later(sessions, package)
     return True
+
+
+def _os_verifier_default(guarded: Callable[..., Any], current_bundle: Callable[[], str | None]) -> Callable[..., Any]:
+    """niquests' default ``verify``: the ``ssl`` target's bundle, which holds the OS store, not requests'.
+
+    Without ``REQUESTS_CA_BUNDLE``, niquests verifies with the operating
+    system's store (wassima: the system CA files on Linux, the keychains,
+    the Windows stores). Our ``REQUESTS_CA_BUNDLE`` (certifi and the company
+    certificates) would replace that store. The exported ``SSL_CERT_FILE``
+    holds it: OpenSSL's default file (the system store on Linux), certifi,
+    the OS store on Windows and macOS (``_config.kept_os_store``) and the
+    company certificates. So a default-verify niquests call gets that bundle,
+    unless something niquests would have used instead was preset
+    (``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``: then the guard's bundle
+    is that file plus the company certificates), or ``SSL_CERT_FILE`` was
+    preset (its bundle then holds that file, not the store), or nothing is
+    exported (``CERT_SESSION_EXPORT=0``, or no ``ssl`` target).
+    """
+
+    @functools.wraps(guarded)
+    def merge_environment_settings(self: Any, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        settings = guarded(self, url, proxies, stream, verify, cert)
+        try:
+            asked = getattr(self, "verify", True) if verify is None else verify
+            bundle = current_bundle()
+            if (asked is True or asked is None) and bundle is not None and settings.get("verify") == bundle:
+                from . import _layout, _log
+
+                environ = os.environ
+                store = environ.get("SSL_CERT_FILE", "")
+                curl = environ.get("CURL_CA_BUNDLE", "")
+                if (
+                    _layout.is_ours(store)
+                    and not environ.get("CERT_SESSION_ORIG_REQUESTS_CA_BUNDLE")
+                    and not environ.get("CERT_SESSION_ORIG_SSL_CERT_FILE")
+                    and not environ.get("CERT_SESSION_ORIG_CURL_CA_BUNDLE")
+                    and (not curl or _layout.is_ours(curl))
+                ):
+                    settings["verify"] = store
+                    if _log.debugging():
+                        _log.debug("niquests: default verify; using %s (with the OS store) instead of %s" % (store, bundle))
+        except Exception as exc:  # noqa: BLE001 - a request must never fail because of us
+            from . import _log
+
+            _log.debug("niquests: OS store default skipped (%s: %s)" % (type(exc).__name__, exc))
+        return settings
+
+    setattr(merge_environment_settings, _MARK, True)
+    return merge_environment_settings
 
 
 def _load_rule() -> Callable[[str, object, object, str], object]:

@@ -33,59 +33,153 @@ import pytest
 from tests.conftest import CERTIFI_WITH_ROOT, CompanyWheel, Index, World
 from tests.helpers import servers
 from tests.helpers.env import clean_env, run
-from tests.helpers.venvs import BIN, Venv, make_venv
+from tests.helpers.venvs import BIN, GET, Venv, make_venv
 from tests.helpers.wheels import download
 
 CLIENT_NAMES = ["requests", "urllib", "urllib3", "httpx", "aiohttp", "huggingface_hub"]
+# Issue #23: the clients of the README's table not in CLIENT_NAMES (httpx2 is
+# huggingface_hub's stack, botocore the AWS CLI's), plus niquests (with
+# urllib3-future, which takes urllib3's place) and google-auth's session (requests
+# underneath). The tools run as children of the probe, a hooked Python,
+# when PROBE_TOOLS=1: URL must then be a simple index holding demo-pkg.
+MORE_CLIENTS = ["niquests", "httpx2", "google_auth", "botocore"]
+TOOLS = ["pip", "uv", "curl", "git", "node"]
 
-# Each client with its own defaults, as a tool would call it. argv: URL [own-CA-file].
-# With own-CA-file, each client is given its own context/bundle instead (verify=, ssl=, context=).
+# Each client with its own defaults, as a tool would call it. argv: URL [own-CA-file | off].
+# With own-CA-file, each client is given its own context/bundle instead (verify=, ssl=, context=,
+# --cert, --cacert, ...); with "off", its own switch that turns verification off.
 CLIENTS = r"""
-import asyncio, os, ssl, sys, urllib.request
+import asyncio, os, ssl, subprocess, sys, tempfile, urllib.parse, urllib.request, warnings
+warnings.simplefilter("ignore")  # InsecureRequestWarning and the like: what is tested is the outcome
 url = sys.argv[1]
-own = ssl.create_default_context(cafile=sys.argv[2]) if len(sys.argv) > 2 else None
+mode = sys.argv[2] if len(sys.argv) > 2 else "default"
+off = mode == "off"
+ca = mode if mode not in ("default", "off") else None
+own = ssl.create_default_context(cafile=ca) if ca else None
+host = urllib.parse.urlsplit(url).netloc
+verify = ca if ca else (False if off else None)  # requests-style verify=, None: the default
 
 def requests_get():
     import requests
-    requests.get(url, timeout=20, **({"verify": sys.argv[2]} if own else {}))
+    requests.get(url, timeout=20, **({} if verify is None else {"verify": verify}))
 
 def urllib_get():
-    urllib.request.urlopen(url, timeout=20, context=own).read()
+    urllib.request.urlopen(url, timeout=20, context=ssl._create_unverified_context() if off else own).read()
 
 def urllib3_get():
     import urllib3
-    urllib3.PoolManager(**({"ssl_context": own} if own else {})).request("GET", url, timeout=20, retries=False)
+    kw = {"ssl_context": own} if own else ({"cert_reqs": "CERT_NONE"} if off else {})
+    urllib3.PoolManager(**kw).request("GET", url, timeout=20, retries=False)
 
 def httpx_get():
     import httpx
-    httpx.get(url, timeout=20, **({"verify": own} if own else {}))
+    httpx.get(url, timeout=20, **({"verify": own or False} if mode != "default" else {}))
 
 def aiohttp_get():
     import aiohttp
     async def main():
         async with aiohttp.ClientSession() as session:
-            async with session.get(url, **({"ssl": own} if own else {})) as r:
+            async with session.get(url, **({"ssl": own or False} if mode != "default" else {})) as r:
                 await r.read()
     asyncio.run(main())
 
 def huggingface_hub_get():
-    from huggingface_hub import get_session
-    get_session().get(url)
+    import huggingface_hub
+    if mode != "default":  # huggingface_hub 2.x: the tool hands it its own httpx2 client
+        import httpx2
+        huggingface_hub.set_client_factory(lambda: httpx2.Client(verify=own or False))
+    huggingface_hub.get_session().get(url)
 
-for name in %r:
+def niquests_get():
+    import niquests
+    s = niquests.Session()  # Session.verify, as the issue reports it
+    if verify is not None:
+        s.verify = verify
+    s.get(url, timeout=20).raise_for_status()
+
+def httpx2_get():
+    import httpx2
+    httpx2.get(url, timeout=20, **({"verify": own or False} if mode != "default" else {}))
+
+def google_auth_get():
+    import google.auth.credentials, google.auth.transport.requests
+    s = google.auth.transport.requests.AuthorizedSession(google.auth.credentials.AnonymousCredentials())
+    if verify is not None:
+        s.verify = verify
+    s.get(url, timeout=20)
+
+def botocore_get():
+    import botocore.exceptions, botocore.session
+    kw = {"verify": ca or False} if mode != "default" else {}
+    client = botocore.session.get_session().create_client(
+        "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x", **kw)
     try:
-        __import__(name)
+        client.list_buckets()
+    except (botocore.exceptions.SSLError, botocore.exceptions.ConnectionError):
+        raise
+    except Exception:
+        pass  # the server answered (with no S3 in it): the handshake went through
+
+def tool(argv, env=None):
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env)
+    text = proc.stdout + proc.stderr
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text or "SSL certificate problem" in text \
+            or "UnknownIssuer" in text or "unable to get local issuer" in text or "certificate verification failed" in text:
+        raise ssl.SSLError("CERTIFICATE_VERIFY_FAILED")
+    return proc, text
+
+def pip_get():
+    flags = ["--cert", ca] if ca else (["--trusted-host", host] if off else [])
+    with tempfile.TemporaryDirectory() as d:
+        proc, text = tool([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", d, "--index-url", url, *flags, "demo-pkg"])
+    assert proc.returncode == 0, text
+
+def uv_get():
+    env = dict(os.environ, **({"SSL_CERT_FILE": ca} if ca else {}))  # uv takes its own bundle from SSL_CERT_FILE
+    flags = ["--allow-insecure-host", host] if off else []
+    proc, text = tool([os.environ["PROBE_UV"], "pip", "install", "--dry-run", "--no-cache", "--python", sys.executable,
+                       "--index-url", url, *flags, "demo-pkg"], env)
+    assert proc.returncode == 0, text
+
+def curl_get():
+    flags = ["--cacert", ca] if ca else (["-k"] if off else [])
+    proc, text = tool(["curl", "-sS", "-o", os.devnull, *flags, url])
+    assert proc.returncode == 0, text
+
+def git_get():
+    env = dict(os.environ, **({"GIT_SSL_CAINFO": ca} if ca else {}))  # beats http.sslCAInfo
+    flags = ["-c", "http.sslVerify=false"] if off else []
+    proc, text = tool(["git", *flags, "ls-remote", url + "repo.git"], env)
+    # The handshake went through: the server answered (404: no repository there), or GnuTLS
+    # (Debian's git) reports the plain HTTP/1.0 server closing without a TLS close_notify.
+    assert "not found" in text or "is this a git repository" in text or "non-properly terminated" in text, text
+
+def node_get():
+    script = "const https = require('https'), fs = require('fs'); const [url, mode] = process.argv.slice(1);" \
+        "const o = mode === 'off' ? {rejectUnauthorized: false} : mode !== 'default' ? {ca: fs.readFileSync(mode)} : {};" \
+        "https.get(url, o, r => { r.resume(); r.on('end', () => console.log('OK')); })" \
+        ".on('error', e => { console.log(e.code || e.message); process.exit(3); });"
+    proc, text = tool(["node", "-e", script, url, mode])
+    if proc.stdout.strip() != "OK":
+        raise ssl.SSLError("CERTIFICATE_VERIFY_FAILED" if "CERT" in text or "UNABLE_TO_VERIFY" in text else text)
+
+names = %r
+if os.environ.get("PROBE_TOOLS") == "1":
+    names += %r
+for name in names:
+    try:
+        __import__(name.replace("google_auth", "google.auth")) if name not in %r else None
     except ImportError:
         print(name, "missing")
         continue
     try:
         globals()[name + "_get"]()
         print(name, "OK")
-    except Exception as e:
+    except BaseException as e:
         text = repr(e) + repr(getattr(e, "__cause__", None)) + repr(getattr(e, "__context__", None))
-        print(name, "CERTIFICATE_VERIFY_FAILED" if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text else text[:300])
+        print(name, "CERTIFICATE_VERIFY_FAILED" if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text else " ".join(text.split())[:300])
 print("SSL_CERT_FILE", os.environ.get("SSL_CERT_FILE", ""))
-""" % (CLIENT_NAMES,)
+""" % (CLIENT_NAMES + MORE_CLIENTS, TOOLS, TOOLS)
 
 
 def results(proc: subprocess.CompletedProcess[str]) -> dict[str, str]:
@@ -209,6 +303,107 @@ def test_by_default_export_off_exports_nothing_and_only_requests_uses_the_bundle
     got = results(clients.run(env, "-c", CLIENTS, world.urls["company"], check=False))
     assert got["requests"] == "OK" and got["SSL_CERT_FILE"] == "", got
     assert [got[n] for n in ["urllib", "urllib3", "httpx", "aiohttp"]] == ["CERTIFICATE_VERIFY_FAILED"] * 4, got
+
+
+# ------------------------------------------- every client, before, with and after the wheel
+
+LIFECYCLE_TARGETS = "requests,ssl,curl,git,node,aws"  # the default targets and the opt-in ones with a client here
+
+
+@pytest.fixture(scope="session")
+def lifecycle_venv(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """Every Python client of the README's table from the registry, niquests (whose urllib3-future
+    takes urllib3's place, under requests too) and google-auth, its own pip, the stand-in certifi
+    with the company root; not our package."""
+    base = tmp_path_factory.mktemp("venv-lifecycle")
+    specs = ["requests", "niquests", "httpx", "urllib3", "aiohttp", "huggingface_hub", "google-auth", "botocore"]
+    house = download(base / "house", *specs, certifi_from=wheelhouse)
+    venv = make_venv(base / "venv", with_pip=True)
+    venv.pip(clean_env(base / "home"), "install", "-q", "--no-index", "-f", str(house), *specs, "certifi==" + CERTIFI_WITH_ROOT)
+    return venv
+
+
+# The bundle niquests' default verify uses, the exported SSL_CERT_FILE, and how many roots
+# of the OS store niquests verifies with by default (wassima) that bundle lacks.
+NIQUESTS_DEFAULT = r"""
+import os, ssl, niquests, wassima
+used = niquests.Session().merge_environment_settings("https://localhost/", {}, None, None, None)["verify"]
+text = open(used).read()
+end = "-----END CERTIFICATE-----"
+ders = {ssl.PEM_cert_to_DER_cert(b[b.index("-----BEGIN"):] + end) for b in text.split(end) if "-----BEGIN" in b}
+print(used, os.environ.get("SSL_CERT_FILE"), os.environ.get("REQUESTS_CA_BUNDLE"), len(set(wassima.root_der_certificates()) - ders))
+"""
+
+
+def every_client(venv: Venv, env: dict[str, str], url: str, mode: str) -> dict[str, str]:
+    """Each client's outcome for one GET of ``url`` in a fresh process: "OK" or "CERTIFICATE_VERIFY_FAILED"."""
+    proc = venv.run(env, "-c", CLIENTS, url, mode, check=False)
+    got = results(proc)
+    names = CLIENT_NAMES + MORE_CLIENTS + TOOLS
+    assert set(names) <= set(got), proc.stdout + proc.stderr
+    return {name: got[name] for name in names}
+
+
+def test_every_client_fails_without_the_wheel_works_with_it_keeps_its_own_choices_and_fails_after_uninstall(
+    lifecycle_venv: Venv, project_wheel: Path, index: Index, world: World, uv: str, tmp_path: Path
+) -> None:
+    """Issue #23: each client of the README's table, and niquests, through the whole life of the package.
+
+    ``default``: the company index (behind the company chain), each client as it
+    comes. ``own``: the private index, each client handed its own bundle
+    holding only the private root (verify=, ssl=, context=, --cert, --cacert, the
+    tool's own variable). ``off``: the private index, each client's own switch
+    that turns verification off (verify=False, -k, --trusted-host, ...).
+    """
+    home = tmp_path / "home"
+    env = day_one_env(
+        home, CERT_SESSION_TARGETS=LIFECYCLE_TARGETS, PROBE_TOOLS="1", PROBE_UV=uv,
+        UV_CACHE_DIR=str(home / "uv-cache"), UV_NO_CONFIG="1", GIT_TERMINAL_PROMPT="0",
+        # Node ships its own roots, not certifi's: the company root (a public root in this
+        # world, in the stand-in certifi) joins them as it would be among them.
+        NODE_EXTRA_CA_CERTS=str(world.company.root_pem),
+        AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    company, private = index.company + "simple/", index.private + "simple/"
+    own = str(world.private.root_pem)
+    names = CLIENT_NAMES + MORE_CLIENTS + TOOLS
+    ok = {n: "OK" for n in names}
+    refused = {n: "CERTIFICATE_VERIFY_FAILED" for n in names}
+
+    def each_mode(default: dict[str, str]) -> None:
+        """Every client in each mode, against what is expected: the company index by ``default``, the private one ``ok``."""
+        for url, mode, want in ((company, "default", default), (private, own, ok), (private, "off", ok)):
+            got = every_client(lifecycle_venv, env, url, mode)
+            assert {n: got[n] for n in names if got[n] != want[n]} == {}, mode
+
+    each_mode(refused)  # without the package: the company chain is unknown to all
+
+    lifecycle_venv.pip(clean_env(home), "install", "-q", "--no-index", "--no-deps", str(project_wheel))
+    try:
+        each_mode(ok)  # the company chain, and each client's own bundle and switch
+        proc = lifecycle_venv.run(env, "-c", CLIENTS, company, check=False)
+        assert proc.stderr == "" and results(proc)["SSL_CERT_FILE"], proc.stderr
+        # niquests' default is the OS store (wassima): its default verify is the exported
+        # SSL_CERT_FILE, which holds every root of that store, not certifi's REQUESTS_CA_BUNDLE.
+        used, store, _, missing = lifecycle_venv.run(env, "-c", NIQUESTS_DEFAULT).stdout.split()
+        assert (used, missing) == (store, "0")
+        # requests beside niquests runs on urllib3-future, which sets each connection's ALPN
+        # on the context it is given: no shared, preloaded context for it.
+        proc = lifecycle_venv.run(dict(env, CERT_SESSION_DEBUG="1"), "-c", GET, company)
+        assert proc.stdout.startswith("OK 200"), proc.stdout + proc.stderr
+        assert "requests: no preloaded CA contexts (urllib3 configures the context of each connection)" in proc.stderr
+        # A preset REQUESTS_CA_BUNDLE is what niquests used before: that file plus the company certificates.
+        preset = dict(env, REQUESTS_CA_BUNDLE=str(world.company.root_pem))
+        used, _, bundle, _ = lifecycle_venv.run(preset, "-c", NIQUESTS_DEFAULT).stdout.split()
+        assert used == bundle and "cert-session-" in bundle
+    finally:
+        # The real uninstall, run by the environment's own pip (a hooked process).
+        lifecycle_venv.run(clean_env(home), "-m", "pip", "uninstall", "-y", "cert-session-company")
+    assert not (lifecycle_venv.site_packages / "cert_session_hook.pth").exists()
+    # A fresh process after uninstall: nothing of ours is exported or used, so the company chain fails again.
+    each_mode(refused)
+    proc = lifecycle_venv.run(env, "-c", CLIENTS, company, check=False)
+    assert results(proc)["SSL_CERT_FILE"] == "" and "cert-session" not in proc.stderr, proc.stdout + proc.stderr
 
 
 # --------------------------------------------------- the first install: bootstrap

@@ -256,24 +256,29 @@ def test_windows_registry_fingerprint_and_the_fast_path_copy_agree(monkeypatch: 
     assert _platform.WINDOWS.registry_fingerprint(_os_store.REGISTRY_KEYS[1]) == "-"  # no such key
 
 
-def test_windows_store_change_is_picked_up_at_the_next_start_under_emulation(
-    store_venv: Venv, world: World, tmp_path: Path
-) -> None:
+def emulated_windows(tmp_path: Path) -> tuple[Path, dict[str, str | None]]:
+    """An empty emulated ROOT store (a directory of DER files) and the variables of a Windows start."""
     registry = tmp_path / "registry"
     store = registry.joinpath(*emulation.REGISTRY_STORE, "ROOT", "Certificates")
     store.mkdir(parents=True)
+    local = tmp_path / "home" / "AppData" / "Local"
+    local.mkdir(parents=True)
+    return store, dict(
+        CERT_SESSION_EMULATE="win32", CERT_SESSION_EMULATE_REGISTRY=str(registry), CERT_SESSION_CACHE_DIR=None,
+        HOME=None, LOCALAPPDATA=str(local), TEMP=str(local), USERNAME="alice",
+    )
+
+
+def test_windows_store_change_is_picked_up_at_the_next_start_under_emulation(
+    store_venv: Venv, world: World, tmp_path: Path
+) -> None:
+    store, windows = emulated_windows(tmp_path)
 
     def add(name: str, root: Path) -> None:
         (store / name).write_bytes(next(_pem.iter_blocks(root.read_bytes())).cert_der)
 
     add("private", world.private.root_pem)
-    local = tmp_path / "home" / "AppData" / "Local"
-    local.mkdir(parents=True)
-    env = clean_env(
-        tmp_path / "home", CERT_SESSION_EMULATE="win32", CERT_SESSION_EMULATE_REGISTRY=str(registry),
-        CERT_SESSION_OS_STORE="1", CERT_SESSION_CACHE_DIR=None, HOME=None, LOCALAPPDATA=str(local),
-        TEMP=str(local), USERNAME="alice",
-    )
+    env = clean_env(tmp_path / "home", CERT_SESSION_OS_STORE="1", **windows)
     urls = (world.urls["private"], world.urls["newroot"])
     lines, err = start(store_venv, env, *urls)
     assert (lines[2:], err) == (["ok", "ssl"], "")
@@ -319,3 +324,79 @@ def test_package_os_store_makes_it_the_default_without_a_certificate(
         venv, clean_env(tmp_path / "home", SSL_CERT_DIR=str(cadir), CERT_SESSION_OS_STORE="0"), world.urls["private"]
     )
     assert (bundle, private) == ("", "ssl")  # and the variable still turns it off
+
+
+# ------------------------------------------ issue #23 item 6: a client's OS verifier is kept
+
+# httpx2's default client (huggingface_hub 2.x, the OpenAI SDK 3.x): httpcore2's
+# default_ssl_context() verifies with truststore (the OS store) on Windows and
+# macOS, but with ssl.create_default_context(cafile=SSL_CERT_FILE) once that is set.
+HTTPX2_PROBE = r"""
+import os, sys, httpcore2, httpx2
+bundle = os.environ.get("SSL_CERT_FILE", "")
+print(bundle)
+for url in sys.argv[1:]:
+    try:
+        httpx2.get(url, timeout=20)
+        print("ok")
+    except httpx2.ConnectError as e:
+        print("ssl" if "CERTIFICATE_VERIFY_FAILED" in str(e) else repr(e))
+"""
+
+
+def start_httpx2(venv: Venv, env: dict[str, str], *urls: str) -> tuple[list[str], str]:
+    proc = run([venv.python, "-c", HTTPX2_PROBE, *urls], env, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout.splitlines(), proc.stderr
+
+
+@pytest.fixture(scope="module")
+def httpx2_venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """httpx2 from the registry, stand-in certifi, the company wheel, the platform emulation."""
+    from tests.helpers.wheels import download
+
+    base = tmp_path_factory.mktemp("httpx2")
+    house = download(base / "house", "httpx2", certifi_from=wheelhouse)
+    venv = new_venv(base / "venv", house, base / "home", "httpx2", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel))
+    emulation.install(venv.site_packages)
+    return venv
+
+
+def test_windows_root_only_in_the_os_store_keeps_verifying_through_httpx2s_default_context(
+    httpx2_venv: Venv, world: World, tmp_path: Path
+) -> None:
+    # IT put the private root in the Windows ROOT store, where httpx2's truststore
+    # default finds it. The hook exports SSL_CERT_FILE (the default ssl target), which
+    # replaces that default: the exported bundle must hold the store.
+    store, windows = emulated_windows(tmp_path)
+    (store / "private").write_bytes(next(_pem.iter_blocks(world.private.root_pem.read_bytes())).cert_der)
+    urls = (world.urls["private"], world.urls["company"], world.urls["newroot"])
+    lines, err = start_httpx2(httpx2_venv, clean_env(tmp_path / "home", **windows), *urls)
+    assert (lines[1:], err) == (["ok", "ok", "ssl"], "")  # the store's root, the company chain, nothing else
+    assert lines[0].startswith(str(windows["LOCALAPPDATA"])) and "cert-session-" in lines[0]
+
+    # CERT_SESSION_OS_STORE=0 says "not the store": then the export costs httpx2 that root.
+    lines, err = start_httpx2(httpx2_venv, clean_env(tmp_path / "home", CERT_SESSION_OS_STORE="0", **windows), *urls)
+    assert (lines[1:], err) == (["ssl", "ok", "ssl"], "")
+    # A preset SSL_CERT_FILE is what httpx2 used before (not the store): appended to, nothing more.
+    preset = tmp_path / "preset.pem"
+    preset.write_bytes(world.newroot.root_pem.read_bytes() + world.company.root_pem.read_bytes())
+    lines, err = start_httpx2(httpx2_venv, clean_env(tmp_path / "home", SSL_CERT_FILE=str(preset), **windows), *urls)
+    assert (lines[1:], err) == (["ssl", "ok", "ok"], "")
+    # On Linux, where httpx2's default is OpenSSL's default file (already in the ssl base), no store is added.
+    lines, err = start_httpx2(httpx2_venv, clean_env(tmp_path / "home"), *urls)
+    assert (lines[1:], err) == (["ssl", "ok", "ssl"], "")
+
+
+def test_the_ssl_base_keeps_the_os_store_on_windows_and_macos_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cert_session import _config
+
+    origs = {var: "" for var in _config.TARGETS.values()}
+    monkeypatch.delenv("CERT_SESSION_OS_STORE", raising=False)
+    for policy, kept in ((_platform.WINDOWS, ["ssl"]), (_platform.MACOS, ["ssl"]), (_platform.POSIX, [])):
+        monkeypatch.setattr(_config, "CURRENT", policy)
+        assert [t for t in _config.TARGETS if _config.kept_os_store(t, origs)] == kept, policy.name
+    monkeypatch.setattr(_config, "CURRENT", _platform.MACOS)
+    assert not _config.kept_os_store("ssl", dict(origs, SSL_CERT_FILE="/etc/ssl/mine.pem"))
+    monkeypatch.setenv("CERT_SESSION_OS_STORE", "0")
+    assert not _config.kept_os_store("ssl", origs)

@@ -32,6 +32,13 @@ def test_fast_path_keys_on_the_same_variables_as_the_general_path() -> None:
     assert set(_config.WATCHED_ENV) - location == set(_state.FAST_KEY_VARS)
 
 
+def test_fast_path_guards_the_same_modules_as_the_general_path() -> None:
+    from cert_session import _verify_guard
+
+    assert cert_session_hook._GUARDED == _startup.GUARDED_MODULES == _verify_guard.GUARDED_MODULES
+    assert "niquests.sessions" in cert_session_hook._GUARDED  # niquests kept requests' precedence (issue #23)
+
+
 def test_fast_path_copies_of_layout_functions_agree(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     isolate(monkeypatch, tmp_path)
     environ = os.environ

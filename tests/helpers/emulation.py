@@ -13,8 +13,9 @@ differs, and nowhere else (the files, TLS and requests stay real):
   destination named in ``CERT_SESSION_EMULATE_HELD`` fails with "access
   denied" the first ``CERT_SESSION_EMULATE_HELD_TRIES`` times, as when
   another interpreter holds it open.
-  With ``CERT_SESSION_EMULATE_REGISTRY=<dir>``, the builtin ``winreg`` and
-  ``ssl.enum_certificates`` exist too, backed by that directory:
+  The builtin ``winreg`` and ``ssl.enum_certificates`` exist too, as on
+  every Windows: with no certificate in them, or, with
+  ``CERT_SESSION_EMULATE_REGISTRY=<dir>``, backed by that directory:
   ``<dir>/HKLM/SOFTWARE/Microsoft/SystemCertificates/ROOT/Certificates/*``
   are the ROOT store's certificates (DER, trusted for every purpose), and a
   key's last-write time is its directory's mtime.
@@ -156,7 +157,7 @@ def _registry(root: str) -> None:
 
     def enum_certificates(store: str) -> list[tuple[bytes, str, object]]:
         directory = store_dir(store.upper())
-        names = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+        names = sorted(os.listdir(directory)) if root and os.path.isdir(directory) else []
         out = []
         for name in names:
             with open(os.path.join(directory, name), "rb") as f:
@@ -175,7 +176,7 @@ def _registry(root: str) -> None:
 
     def open_key(hive: str, sub_key: str) -> Key:
         path = os.path.join(root, hive, *sub_key.split("\\"))
-        if not os.path.isdir(path):
+        if not root or not os.path.isdir(path):
             raise FileNotFoundError(2, "The system cannot find the file specified", sub_key)
         return Key(path)
 
@@ -199,8 +200,8 @@ def enable(platform: str | None = None) -> None:
     if platform not in ("win32", "darwin"):
         return
     registry = os.environ.get("CERT_SESSION_EMULATE_REGISTRY", "")
-    if platform == "win32" and registry and "winreg" not in sys.modules:
-        _registry(registry)
+    if platform == "win32" and "winreg" not in sys.modules:
+        _registry(registry)  # "": empty stores
     sys.platform = platform
     if platform != "win32" or _real:
         return
