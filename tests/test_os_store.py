@@ -24,7 +24,7 @@ import pytest
 import cert_session_hook
 from cert_session import _os_store, _pem, _platform
 from tests.conftest import CERTIFI_WITH_ROOT, World, new_venv
-from tests.helpers import emulation, pki
+from tests.helpers import emulation, pki, wheels
 from tests.helpers.env import clean_env, run
 from tests.helpers.venvs import Venv
 
@@ -310,7 +310,7 @@ def test_package_os_store_makes_it_the_default_without_a_certificate(
 ) -> None:
     env = clean_env(tmp_path / "home")
     run([store_venv.script("cert-session"), "package", "--name", "acme-store", "--os-store", "-o", str(tmp_path / "dist")], env)
-    (wheel,) = (tmp_path / "dist").glob("acme_store-*.whl")
+    wheel = wheels.for_python(tmp_path / "dist", "acme_store-*.whl")
     venv = new_venv(tmp_path / "venv", wheelhouse, tmp_path / "home", "requests", "certifi==" + CERTIFI_WITH_ROOT, str(wheel))
     cadir = hashed_dir(tmp_path / "cadir", world.private.root_pem)
     lines, err = start(venv, clean_env(tmp_path / "home", SSL_CERT_DIR=str(cadir)), world.urls["private"], world.urls["company"])

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import certifi
 
+from cert_session import _startup_files
+
 REPO = Path(__file__).resolve().parents[2]
 _IGNORE = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
@@ -40,6 +42,13 @@ def download(dest: Path, *specs: str, certifi_from: Path | None = None, deps: bo
     return dest
 
 
+def for_python(directory: Path, pattern: str = "*.whl", version_info: tuple[int, ...] = sys.version_info[:2]) -> Path:
+    """The one wheel in ``directory`` for Python ``version_info``: `cert-session package` writes two."""
+    tag = _startup_files.for_version(version_info)[0]
+    (wheel,) = [w for w in directory.glob(pattern) if w.name.endswith("-%s-none-any.whl" % tag)]
+    return wheel
+
+
 def project_copy(dest: Path, company_certs: list[Path] = ()) -> Path:  # type: ignore[assignment]
     """A copy of this repository with ``company_certs`` dropped into cert_session/certs/."""
     shutil.copytree(REPO, dest, ignore=_IGNORE)
@@ -48,15 +57,15 @@ def project_copy(dest: Path, company_certs: list[Path] = ()) -> Path:  # type: i
     return dest
 
 
-def build_project_wheel(workdir: Path, company_certs: list[Path], out: Path) -> Path:
-    """Build cert-session-company the way a company would: certs in, pip wheel."""
+def build_project_wheel(workdir: Path, company_certs: list[Path], out: Path, **env: str) -> Path:
+    """Build cert-session-company the way a company would: certs in, pip wheel (``env``: extra variables)."""
     src = project_copy(workdir / "src", company_certs)
     out.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
         check=True,
         capture_output=True,
-        env=_build_env(workdir),
+        env={**_build_env(workdir), **env},
     )
     (wheel,) = out.glob("cert_session_company-*.whl")
     return wheel
