@@ -21,18 +21,24 @@ _IGNORE = shutil.ignore_patterns(
 )
 
 
-def download(dest: Path, *specs: str, certifi_from: Path | None = None, deps: bool = True) -> Path:
+def download(
+    dest: Path, *specs: str, certifi_from: Path | None = None, deps: bool = True, python_version: str | None = None
+) -> Path:
     """Wheels of ``specs`` from the registry into ``dest``.
 
     Uses this machine's pip configuration on purpose: it is how the machine
     reaches the registry, and nothing under test runs here. With
     ``certifi_from``, the registry's certifi is replaced by the stand-in
-    releases found there.
+    releases found there. The wheels are for the running Python unless
+    ``python_version`` ("3.8") names another: some (charset_normalizer) are
+    compiled for one minor version.
     """
     dest.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "pip", "download", "-q", "-d", str(dest), *specs]
     if not deps:
         argv.insert(4, "--no-deps")
+    if python_version is not None:
+        argv[4:4] = ["--python-version", python_version, "--only-binary=:all:"]
     subprocess.run(argv, check=True, capture_output=True)
     if certifi_from is not None:
         for stray in dest.glob("certifi-*.whl"):
