@@ -28,9 +28,13 @@ from setuptools.command.build_py import build_py
 from setuptools.command.editable_wheel import editable_wheel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# A release uploads both wheels, built from one Python:
+# `CERT_SESSION_WHEEL_FOR=3.18 pip wheel .` builds the other one.
+WHEEL_FOR = os.environ.get("CERT_SESSION_WHEEL_FOR", "")
+TARGET = tuple(int(n) for n in WHEEL_FOR.split(".")) if WHEEL_FOR else tuple(sys.version_info[:2])
 # By path: importing cert_session here would need its dependencies installed.
 PYTHON_TAG, STARTUP_FILE, _ = runpy.run_path(os.path.join(HERE, "cert_session", "_startup_files.py"))["for_version"](
-    sys.version_info
+    TARGET
 )
 STARTUP_FILES = (STARTUP_FILE,)
 # What cert_session/_sources.py reads from cert_session/certs/, compared in lower case there too.

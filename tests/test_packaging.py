@@ -11,7 +11,7 @@ import pytest
 from cert_session import _startup_files
 from tests.conftest import CERTIFI_WITH_ROOT, World, new_venv
 from tests.helpers import wheels
-from tests.helpers.env import clean_env
+from tests.helpers.env import clean_env, run
 from tests.helpers.venvs import assert_ok, assert_ssl_error
 
 PTH_TAG = "py38.py39.py310.py311.py312.py313.py314.py315.py316.py317"
@@ -55,6 +55,16 @@ def test_wheel_carries_the_building_pythons_start_up_file_and_tag(project_wheel:
         ]
     assert "cert_session/certs/Issuer.crt" in names
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
+
+
+def test_a_release_builds_the_start_file_wheel_from_any_python(world: World, tmp_path: Path) -> None:
+    # Both wheels go to the index; the py318 one is built with CERT_SESSION_WHEEL_FOR=3.18.
+    wheel = wheels.build_project_wheel(tmp_path, [world.company.intermediate_pem], tmp_path / "dist",
+                                       CERT_SESSION_WHEEL_FOR="3.18")
+    assert wheel.name.endswith("-py318-none-any.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.read("cert_session_hook.start") == b"cert_session_hook:start\n"
+        assert "cert_session_hook.pth" not in zf.namelist()
 
 
 def test_wheel_builds_are_reproducible_under_source_date_epoch(world: World, tmp_path: Path) -> None:
@@ -124,6 +134,21 @@ def test_certificates_with_upper_case_extensions_reach_the_wheel_and_are_trusted
 def buildhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """setuptools and wheel for pip's isolated build environment."""
     return wheels.download(tmp_path_factory.mktemp("buildhouse"), "setuptools>=70.1", "wheel")
+
+
+def test_sdist_installs_with_pip_and_its_start_up_file(
+    world: World, wheelhouse: Path, buildhouse: Path, tmp_path: Path
+) -> None:
+    src = wheels.project_copy(tmp_path / "src", [world.company.intermediate_pem])
+    home = tmp_path / "home"
+    env = clean_env(home)
+    run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "-o", str(tmp_path / "sdist"), str(src)], env)
+    (sdist,) = (tmp_path / "sdist").glob("cert_session_company-*.tar.gz")
+    venv = new_venv(tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT)
+    venv.pip(env, "install", "-q", "--no-index", "-f", str(buildhouse), "-f", str(wheelhouse), str(sdist))
+    name = _startup_files.for_version(sys.version_info[:2])[1]
+    assert sorted(p.name for p in venv.site_packages.glob("cert_session_hook.*")) == sorted(["cert_session_hook.py", name])
+    assert_ok(venv.get(env, world.urls["company"]))
 
 
 def test_editable_install_works_and_uninstall_leaves_no_trace(
