@@ -58,9 +58,10 @@ ensure() {
   done
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
-    in_chroot "$root" apt-get -q -o Acquire::Check-Valid-Until=false update
-    in_chroot "$root" apt-get install -y -q --no-install-recommends "${PACKAGES_SID[@]}"
-    in_chroot "$root" apt-get install -y -q --no-install-recommends -t experimental "${PACKAGES_EXPERIMENTAL[@]}"
+    # (apt's "Can not write log (Is /dev/pts mounted?)" is harmless: no host /dev here, on purpose.)
+    in_chroot "$root" apt-get -qq -o Acquire::Check-Valid-Until=false update >/dev/null
+    in_chroot "$root" apt-get install -y -qq --no-install-recommends "${PACKAGES_SID[@]}" >/dev/null
+    in_chroot "$root" apt-get install -y -qq --no-install-recommends -t experimental "${PACKAGES_EXPERIMENTAL[@]}" >/dev/null
   fi
   # This machine's own CA certificates (an egress proxy's, say): pip inside
   # verifies with the system store (truststore); without them it fails with
