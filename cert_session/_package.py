@@ -1,12 +1,16 @@
 """``cert-session package``: a company wheel in one step, from what is installed.
 
-The wheel is written directly (a zip with METADATA, WHEEL, RECORD and
-entry_points.txt): no source tree, no setuptools. It holds the installed
-start-up files (``cert_session_hook.py``, ``.pth``, ``.start``), the whole
-``cert_session`` package, and the validated certificates re-encoded as PEM
-in ``cert_session/certs/``; certificates already in this installation's
-``cert_session/certs/`` are not carried over, only the ``--cert`` files.
-The wheel's ``.dist-info`` carries the installation's LICENSE file.
+The wheels are written directly (a zip with METADATA, WHEEL, RECORD and
+entry_points.txt): no source tree, no setuptools. Two of them, the same
+but for the start-up file (cert_session/_startup_files.py says why): one
+with ``cert_session_hook.pth`` tagged ``py38...py317``, one with
+``cert_session_hook.start`` tagged ``py318``; pip picks the one for the
+Python it installs into. Each holds the installed ``cert_session_hook.py``,
+the whole ``cert_session`` package, and the validated certificates
+re-encoded as PEM in ``cert_session/certs/``; certificates already in this
+installation's ``cert_session/certs/`` are not carried over, only the
+``--cert`` files. Each ``.dist-info`` carries the installation's LICENSE file.
+The bytes depend only on the inputs (fixed timestamps and order).
 
 Beside the wheel it writes ``<name>-bootstrap.pem``: certifi's roots at
 build time plus the company certificates, for the one install that happens
@@ -26,7 +30,7 @@ import sys
 import zipfile
 from typing import Callable
 
-from . import _config, _defaults, _layout, _pem, _sources
+from . import _config, _defaults, _layout, _pem, _sources, _startup_files
 from ._x509 import CertInfo
 
 __all__ = ["package"]
@@ -52,11 +56,9 @@ def _installed_files() -> dict[str, bytes]:
     """The files this installation runs, keyed by their path in a wheel."""
     files: dict[str, bytes] = {}
     # By path, not by importing cert_session_hook: that module runs on import.
-    for name, path in (
-        ("cert_session_hook.py", os.path.join(_layout.HERE, "cert_session_hook.py")),
-        ("cert_session_hook.pth", os.path.join(_layout.HERE, "cert_session_hook.pth")),
-        ("cert_session_hook.start", os.path.join(_layout.HERE, "cert_session_hook.start")),
-    ):
+    # The start-up file is not read: an installation has the one for its own
+    # Python, and each wheel gets its own (build_wheel).
+    for name, path in (("cert_session_hook.py", os.path.join(_layout.HERE, "cert_session_hook.py")),):
         try:
             with open(path, "rb") as f:
                 files[name] = _lf(f.read())
@@ -87,8 +89,8 @@ def _license() -> bytes:
 
     for dist in metadata.distributions():
         files = dist.files or []
-        # An editable install lists the .pth, not the module.
-        if not any(str(f) in ("cert_session_hook.py", "cert_session_hook.pth") for f in files):
+        # An editable install lists the start-up file, not the module.
+        if not any(str(f) in ("cert_session_hook.py", _startup_files.PTH, _startup_files.START) for f in files):
             continue
         for f in files:
             if f.name == "LICENSE" and ".dist-info" in str(f):
@@ -191,7 +193,8 @@ def build_wheel(
     out_dir: str,
     export: str | None = None,
     os_store: bool = False,
-) -> str:
+) -> list[str]:
+    """Write the company wheels (one per start-up file variant); return their paths."""
     if not _NAME.match(name):
         raise PackageError("%r is not a valid distribution name (letters, digits, '.', '-', '_')" % name)
     if not _VERSION.match(version):
@@ -217,16 +220,26 @@ def build_wheel(
     )
     files[info + "/METADATA"] = metadata.encode()
     files[info + "/LICENSE"] = _license()
-    files[info + "/WHEEL"] = (
-        "Wheel-Version: 1.0\nGenerator: cert-session %s\nRoot-Is-Purelib: true\nTag: py3-none-any\n" % _defaults.__version__
-    ).encode()
     files[info + "/entry_points.txt"] = b"[console_scripts]\ncert-session = cert_session._cli:main\n"
     files[info + "/top_level.txt"] = b"cert_session\ncert_session_hook\n"
-    record = [_record_line(n, d) for n, d in files.items()] + [info + "/RECORD,,"]
-    files[info + "/RECORD"] = ("\n".join(record) + "\n").encode()
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(os.path.abspath(out_dir), "%s-%s-py3-none-any.whl" % (dist, version))
+    paths = []
+    for tag, startup_name, startup_line in _startup_files.VARIANTS:
+        wheel = dict(files)
+        wheel[startup_name] = startup_line
+        wheel[info + "/WHEEL"] = (
+            "Wheel-Version: 1.0\nGenerator: cert-session %s\nRoot-Is-Purelib: true\n" % _defaults.__version__
+            + "".join("Tag: %s-none-any\n" % t for t in tag.split("."))
+        ).encode()
+        record = [_record_line(n, d) for n, d in wheel.items()] + [info + "/RECORD,,"]
+        wheel[info + "/RECORD"] = ("\n".join(record) + "\n").encode()
+        path = os.path.join(os.path.abspath(out_dir), "%s-%s-%s-none-any.whl" % (dist, version, tag))
+        _write_replacing(path, _zip_writer(wheel, info))
+        paths.append(path)
+    return paths
 
+
+def _zip_writer(files: dict[str, bytes], info: str) -> Callable[[str], None]:
     def write_zip(tmp: str) -> None:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             for n in sorted(files, key=lambda k: (k.startswith(info), k)):  # dist-info last
@@ -235,8 +248,7 @@ def build_wheel(
                 zi.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(zi, files[n])
 
-    _write_replacing(path, write_zip)
-    return path
+    return write_zip
 
 
 def _write_replacing(path: str, write: Callable[[str], None]) -> None:
@@ -345,7 +357,7 @@ def package(
         pem_files, warnings = validate(certs) if certs else ({}, [])
         for w in warnings:
             print("warning: %s" % w)
-        path = build_wheel(name, version or _defaults.__version__, pem_files, targets, out_dir, export, os_store)
+        paths = build_wheel(name, version or _defaults.__version__, pem_files, targets, out_dir, export, os_store)
         bootstrap = write_bootstrap(name, pem_files, out_dir) if pem_files else None
         gaps = bootstrap_gaps(certs, bootstrap) if bootstrap is not None else []
     except PackageError as exc:
@@ -354,11 +366,13 @@ def package(
     except OSError as exc:
         print("cert-session: cannot write to %s: %s" % (out_dir, exc.strerror or exc), file=sys.stderr)
         return 1
-    print("wrote %s" % path)
+    for path in paths:
+        print("wrote %s" % path)
     for n in sorted(pem_files):
         print("  embeds %s" % n)
     print(
-        "Upload it to your internal index; users run `pip install %s`. Install it instead of "
+        "Upload both wheels to your internal index (the same but for the start-up file: "
+        "pip picks the one for each Python); users run `pip install %s`. Install it instead of "
         "cert-session-company, not beside it: both ship the same files." % name
     )
     if bootstrap is not None:

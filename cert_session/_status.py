@@ -13,7 +13,7 @@ import sys
 import sysconfig
 from typing import Any
 
-from . import _config, _defaults, _layout, _rebuild, _sources, _startup
+from . import _config, _defaults, _layout, _rebuild, _sources, _startup, _startup_files
 from ._x509 import CertInfo, iso_time
 
 __all__ = ["collect", "render", "SCHEMA"]
@@ -34,8 +34,12 @@ def _same(path: str) -> str:
     return os.path.normcase(os.path.realpath(path))
 
 
+# The start-up file this Python runs: cert_session_hook.pth, on 3.18 and later cert_session_hook.start.
+_STARTUP_FILE = _startup_files.for_version(sys.version_info[:2])[1]
+
+
 def _pth_locations() -> tuple[list[str], list[str]]:
-    """``cert_session_hook.pth`` files: (in a directory site processes, elsewhere).
+    """``cert_session_hook.pth`` files (``.start`` from 3.18): (in a directory site processes, elsewhere).
 
     Looks where the hook really is (``HERE``, the directory of
     ``cert_session_hook``, not imported here because importing it runs the
@@ -52,7 +56,7 @@ def _pth_locations() -> tuple[list[str], list[str]]:
     seen: set[str] = set()
     for directory in candidates:
         key = _same(directory)
-        pth = os.path.join(directory, "cert_session_hook.pth")
+        pth = os.path.join(directory, _STARTUP_FILE)
         if key in seen or not os.path.isfile(pth):
             continue
         seen.add(key)
@@ -228,12 +232,12 @@ def collect() -> dict[str, Any]:
         inactive = "CERT_SESSION_DISABLE is set"
     elif not pths and elsewhere:
         inactive = (
-            "cert_session_hook.pth is in %s, which this Python does not process at start-up "
+            "%s is in %s, which this Python does not process at start-up "
             "(user site-packages are off under python -s, PYTHONNOUSERSITE and in a venv); "
-            "install cert-session-company into this environment" % " and ".join(elsewhere)
+            "install cert-session-company into this environment" % (_STARTUP_FILE, " and ".join(elsewhere))
         )
     elif not pths:
-        inactive = "cert_session_hook.pth is not installed in this environment's site-packages"
+        inactive = "%s is not installed in this environment's site-packages" % _STARTUP_FILE
     failure, bundles = _activate_here(inactive)
     export = _config.export_enabled()
 

@@ -223,7 +223,7 @@ def acme(installed: Venv, world: World, tmp_path_factory: pytest.TempPathFactory
         [installed.script("cert-session"), "package", "--name", "acme-certs", "--cert", str(issuer), "-o", str(out)],
         clean_env(work / "home"),
     )
-    (wheel,) = out.glob("*.whl")
+    wheel = wheels.for_python(out)
     return CompanyWheel(wheel, out / "acme-certs-bootstrap.pem", proc.stdout)
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from cert_session import _startup_files
 from tests.conftest import CERTIFI_WITH_ROOT, World, new_venv
-from tests.helpers import pki
+from tests.helpers import pki, wheels
 from tests.helpers.env import clean_env, run
 from tests.helpers.inprocess import isolate, run_main
 from tests.helpers.venvs import Venv, assert_ok, assert_ssl_error
@@ -38,15 +40,19 @@ def company_wheel(installed: Venv, world: World, tmp_path_factory: pytest.TempPa
         clean_env(work / "home"),
     )
     assert "in DER (binary) form" in proc.stdout  # converted, and said so
-    (wheel,) = out.glob("*.whl")
-    assert wheel.name == "acme_certs-2026.1-py3-none-any.whl" and str(wheel) in proc.stdout
-    return wheel
+    names = sorted(w.name for w in out.glob("*.whl"))
+    assert names == [
+        "acme_certs-2026.1-py318-none-any.whl",
+        "acme_certs-2026.1-py38.py39.py310.py311.py312.py313.py314.py315.py316.py317-none-any.whl",
+    ]
+    assert all(str(out / n) in proc.stdout for n in names)
+    return wheels.for_python(out)
 
 
 def test_company_wheel_holds_installed_files_and_only_the_given_certificate(company_wheel: Path, world: World) -> None:
     with zipfile.ZipFile(company_wheel) as zf:
         names = set(zf.namelist())
-        assert {"cert_session_hook.py", "cert_session_hook.pth", "cert_session_hook.start",
+        assert {"cert_session_hook.py", _startup_files.for_version(sys.version_info[:2])[1],
                 "cert_session/_cli.py", "cert_session/__init__.py", "cert_session/py.typed"} <= names
         assert not [n for n in names if "__pycache__" in n or "_prebuilt" in n]
         # the installed company wheel's own certificate is not carried over
@@ -119,12 +125,26 @@ def test_package_from_installed_copy_with_crlf_line_ends_sets_targets_and_writes
     proc = run([venv.script("cert-session"), "package", "--name", NAME, "--cert", str(world.company.intermediate_pem),
                 "--targets", "requests,node", "-o", str(out)], env, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (wheel,) = out.glob("*.whl")
+    wheel = wheels.for_python(out)
     with zipfile.ZipFile(wheel) as zf:
         packed = {n: zf.read(n) for n in zf.namelist() if n.endswith(".py")}
     assert [n for n, b in packed.items() if b'\nDEFAULT_TARGETS = "requests,node"\n' in b]  # the line --targets rewrites
     assert not [n for n, b in packed.items() if b'DEFAULT_TARGETS = "requests,ssl"' in b]
     assert [n for n, b in packed.items() if b"\r\n" in b] == []
+
+
+def test_package_writes_the_same_two_wheels_twice_one_start_up_file_each(world: World, tmp_path: Path) -> None:
+    from cert_session._package import build_wheel
+
+    certs = {"cert_session/certs/Issuer.pem": world.company.intermediate_pem.read_bytes()}
+    first = build_wheel(NAME, "2026.1", certs, None, str(tmp_path / "a"))
+    second = build_wheel(NAME, "2026.1", certs, None, str(tmp_path / "b"))
+    assert [Path(p).read_bytes() for p in first] == [Path(p).read_bytes() for p in second]  # reproducible
+    for path, (tag, name, line) in zip(first, _startup_files.VARIANTS):
+        assert Path(path).name == "acme_certs-2026.1-%s-none-any.whl" % tag
+        with zipfile.ZipFile(path) as zf:
+            assert zf.read(name) == line
+            assert not {_startup_files.PTH, _startup_files.START} - {name} & set(zf.namelist())
 
 
 def test_package_refuses_bad_certificates_naming_each_and_writes_no_wheel(

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
+from cert_session import _startup_files
 from tests.conftest import (
     CERTIFI_WITH_NEW_ROOT,
     CERTIFI_WITH_ROOT,
@@ -225,8 +227,10 @@ def test_uninstall_restores_failure_and_leaves_certifi_byte_identical(
     before = {p.name for p in venv.site_packages.iterdir()}
 
     venv.pip(env, "install", "-q", "--no-index", "-f", str(wheelhouse), str(project_wheel))
-    assert (venv.site_packages / "cert_session_hook.pth").is_file()
-    assert (venv.site_packages / "cert_session_hook.start").read_text().strip() == "cert_session_hook:start"
+    # The one start-up file for this Python: .pth up to 3.17, .start from 3.18 (PEP 829).
+    assert sorted(p.name for p in venv.site_packages.glob("cert_session_hook.*")) == sorted(
+        ["cert_session_hook.py", _startup_files.for_version(sys.version_info[:2])[1]]
+    )
     assert_ok(venv.get(env, world.urls["company"]))
     assert sha(certifi_pem) == original
 

@@ -1,24 +1,29 @@
-"""Issue #17: the hook under PEP 829's start-up processing (Python 3.15 and later).
+"""Issues #17 and #22: the hook under PEP 829's start-up processing (Python 3.15 and later).
 
-No 3.15 can be had here, so a venv's interpreter starts with ``-S`` and
-tests/helpers/pep829.py processes its site-packages the way the PEP
-specifies. Then the same probe as everywhere: the company service verifies
-with the exported bundle, and the guard keeps ``verify=False`` and a tool's
-own bundle.
+Each Python gets exactly one start-up file (cert_session/_startup_files.py):
+the ``.pth`` in a wheel tagged ``py38...py317``, the ``.start`` in a wheel
+tagged ``py318``. Real pip chooses the wheel for a given Python
+(``--python-version``); the suite's own run on a real 3.15 covers that
+Python (tests/test_packaging.py: no ``.start``, so no ``pkgutil`` at
+start-up). For 3.18, which no one has yet, a venv's interpreter starts with
+``-S`` and tests/helpers/pep829.py processes its site-packages the way the
+PEP specifies. Then the same probe as everywhere: the company service
+verifies with the exported bundle, and the guard keeps ``verify=False`` and
+a tool's own bundle.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from tests.conftest import CERTIFI_WITH_ROOT, World, new_venv
+from cert_session import _startup_files
+from tests.conftest import CERTIFI_WITH_ROOT, CompanyWheel, World, new_venv
 from tests.helpers import pep829
-from tests.helpers.env import clean_env
+from tests.helpers.env import clean_env, run
 from tests.helpers.venvs import OUTCOME, Venv
 
 CHILD = (
@@ -50,15 +55,54 @@ print(json.dumps({
 '''
 ).replace("import os\n", "import json\nimport os\n", 1)
 
+PTH_WHEEL_PYTHONS = ["3.8", "3.11", "3.13", "3.14", "3.15", "3.17"]
+START_WHEEL_PYTHONS = ["3.18", "3.19", "3.20", "3.25"]
+IMPORT_LINE = ["import", "cert_session_hook.pth", "import cert_session_hook"]
 ENTRY = ["entry", "cert_session_hook.start", "cert_session_hook:start"]
 HELPED = {"ours": True, "default": "OK", "false": "OK", "own": "OK"}
+NOT_HELPED = {"ours": False, "default": "SSLError", "false": "OK", "own": "OK"}
+
+
+def test_packaging_tags_rank_py3_above_py318_on_319_so_the_pth_wheel_names_each_minor() -> None:
+    # Why the .pth wheel is not tagged py3: on 3.19 it would beat the py318 wheel.
+    from packaging import tags
+
+    order = [str(t) for t in tags.compatible_tags((3, 19), "cp319", ["any"]) if str(t).endswith("-none-any")]
+    assert order[:2] == ["py319-none-any", "py3-none-any"], order
+    assert order.index("py3-none-any") < order.index("py318-none-any") < order.index("py317-none-any")
+
+
+def install_for(python_version: str, dist: Path, target: Path, home: Path) -> None:
+    """Real pip installs acme-certs into ``target`` as it would for Python ``python_version``."""
+    run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--only-binary=:all:",
+         "--python-version", python_version, "--target", str(target), "-f", str(dist), "acme-certs"],
+        clean_env(home),
+    )
+
+
+@pytest.mark.parametrize("python_version", PTH_WHEEL_PYTHONS + START_WHEEL_PYTHONS)
+def test_pip_picks_the_start_file_wheel_from_318_on_and_the_pth_wheel_before(
+    acme: CompanyWheel, python_version: str, tmp_path: Path
+) -> None:
+    install_for(python_version, acme.wheel.parent, tmp_path / "target", tmp_path / "home")
+    installed = sorted(p.name for p in (tmp_path / "target").glob("cert_session_hook.*"))
+    expected = "cert_session_hook.start" if python_version in START_WHEEL_PYTHONS else "cert_session_hook.pth"
+    assert installed == sorted(["cert_session_hook.py", expected])
+    (record,) = (tmp_path / "target").glob("acme_certs-*.dist-info/WHEEL")
+    assert ("Tag: py318-none-any" in record.read_text()) is (python_version in START_WHEEL_PYTHONS)
 
 
 @pytest.fixture(scope="module")
-def venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    """A venv of its own: one test takes the .start file away for a while."""
-    base = tmp_path_factory.mktemp("pep829")
-    return new_venv(base / "venv", wheelhouse, base / "home", "requests", "certifi==" + CERTIFI_WITH_ROOT, str(project_wheel))
+def venvs(acme: CompanyWheel, wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Venv]:
+    """requests, stand-in certifi, and acme-certs as real pip installs it for 3.15 and for 3.18."""
+    made = {}
+    for phase in ("3.15", "3.18"):
+        base = tmp_path_factory.mktemp("pep829-" + phase)
+        venv = new_venv(base / "venv", wheelhouse, base / "home", "requests", "certifi==" + CERTIFI_WITH_ROOT)
+        install_for(phase, acme.wheel.parent, venv.site_packages, base / "home")
+        made[phase] = venv
+    return made
 
 
 def run_phase(venv: Venv, world: World, tmp_path: Path, phase: str) -> dict[str, object]:
@@ -73,46 +117,43 @@ def run_phase(venv: Venv, world: World, tmp_path: Path, phase: str) -> dict[str,
     return result
 
 
-def test_pth_and_start_files_are_valid_utf8(venv: Venv) -> None:
-    for name in ("cert_session_hook.pth", "cert_session_hook.start"):
-        data = (venv.site_packages / name).read_bytes()
+def test_each_start_up_file_is_plain_utf8(venvs: dict[str, Venv]) -> None:
+    for path in (venvs["3.15"].site_packages / "cert_session_hook.pth",
+                 venvs["3.18"].site_packages / "cert_session_hook.start"):
+        data = path.read_bytes()
         assert data.decode("utf-8") == data.decode("utf-8-sig")  # strict UTF-8, no BOM needed
         assert data.isascii()
-    assert (venv.site_packages / "cert_session_hook.start").read_text().split() == ["cert_session_hook:start"]
+    assert (venvs["3.18"].site_packages / "cert_session_hook.start").read_text().split() == ["cert_session_hook:start"]
 
 
-@pytest.mark.parametrize("phase", ["3.15", "3.18"])
-def test_start_entry_point_runs_the_hook_once_and_the_pth_import_line_is_disabled(
-    venv: Venv, world: World, tmp_path: Path, phase: str
+@pytest.mark.parametrize(("phase", "ran"), [("3.15", IMPORT_LINE), ("3.18", ENTRY)])
+def test_the_start_up_file_pip_installs_for_each_phase_runs_the_hook_once(
+    venvs: dict[str, Venv], world: World, tmp_path: Path, phase: str, ran: list[str]
 ) -> None:
-    # 3.15-3.17: the matching .start disables the .pth's import line; 3.18+: import lines are ignored.
+    # 3.15-3.17: the .pth's import line (deprecated, still run); 3.18+: the .start entry point.
     for _ in range(2):  # a fresh cache (general path), then the steady start
-        result = run_phase(venv, world, tmp_path, phase)
-        assert result["ran"] == [ENTRY], result  # only the entry point, never the import line too
+        result = run_phase(venvs[phase], world, tmp_path, phase)
+        assert result["ran"] == [ran], result
         assert result["hook_loaded"] == 1 and result["started"] is True  # its module body ran once; start() ran
         assert {k: result[k] for k in HELPED} == HELPED, result
 
 
-@contextlib.contextmanager
-def without_start_file(venv: Venv) -> Iterator[None]:
-    start = venv.site_packages / "cert_session_hook.start"
-    data = start.read_bytes()
-    start.unlink()
-    try:
-        yield
-    finally:
-        start.write_bytes(data)
-
-
-def test_without_the_start_file_only_the_deprecation_period_runs_the_hook(
-    venv: Venv, world: World, tmp_path: Path
-) -> None:
-    # The control: the emulation really honours import lines, and from 3.18
-    # on the .start file is what keeps the company chain trusted.
-    with without_start_file(venv):
-        during = run_phase(venv, world, tmp_path, "3.15")
-        after = run_phase(venv, world, tmp_path, "3.18")
-    assert during["ran"] == [["import", "cert_session_hook.pth", "import cert_session_hook"]]
-    assert {k: during[k] for k in HELPED} == HELPED, during
+def test_the_pth_wheel_would_do_nothing_from_318_on(venvs: dict[str, Venv], world: World, tmp_path: Path) -> None:
+    # The control: the emulation really ignores import lines in the later
+    # phase, which is why 3.18 and later get the .start wheel.
+    after = run_phase(venvs["3.15"], world, tmp_path, "3.18")
     assert after["ran"] == [] and after["hook_loaded"] == 0
-    assert (after["ours"], after["default"], after["false"]) == (False, "SSLError", "OK")
+    assert {k: after[k] for k in HELPED} == NOT_HELPED, after
+
+
+@pytest.mark.parametrize("phase", ["3.15", "3.18"])
+def test_deleting_the_start_up_file_turns_the_hook_off(
+    acme: CompanyWheel, wheelhouse: Path, world: World, tmp_path: Path, phase: str
+) -> None:
+    # The README's off switch in each phase (the running Python's own: tests/test_packaging.py).
+    venv = new_venv(tmp_path / "venv", wheelhouse, tmp_path / "home", "requests", "certifi==" + CERTIFI_WITH_ROOT)
+    install_for(phase, acme.wheel.parent, venv.site_packages, tmp_path / "home")
+    (venv.site_packages / _startup_files.for_version(tuple(map(int, phase.split("."))))[1]).unlink()
+    result = run_phase(venv, world, tmp_path, phase)
+    assert result["ran"] == [] and result["hook_loaded"] == 0
+    assert {k: result[k] for k in HELPED} == NOT_HELPED, result

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tarfile
 import time
 import zipfile
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from cert_session import _startup_files
 from tests.conftest import World
 from tests.helpers import wheels
 from tests.helpers.env import clean_env, run
@@ -57,7 +59,10 @@ def test_project_wheel_rebuilt_from_a_fresh_checkout_is_byte_identical_to_the_re
     zip_stamp = tuple(stamp[:5]) + (stamp[5] // 2 * 2,)  # and counts seconds in twos
     with zipfile.ZipFile(release) as whl:
         assert {info.date_time for info in whl.infolist()} == {zip_stamp}
-        assert {"cert_session_hook.pth", "cert_session_hook.start"} <= set(whl.namelist())
+        # The one start-up file of the building Python's wheel (issue #22: never both).
+        _tag, startup, _ = _startup_files.for_version(sys.version_info)
+        names = set(whl.namelist())
+        assert startup in names and not {_startup_files.PTH, _startup_files.START} - {startup} & names
     # The sdist holds what setup.py reads, so anyone can build the wheel from it.
     (sdist,) = (tmp_path / "dist-0").glob("*.tar.gz")
     with tarfile.open(sdist) as tar:
@@ -81,8 +86,11 @@ def test_company_wheel_built_twice_from_the_same_inputs_is_byte_identical(
         )
         outputs.append(out)
     names = [sorted(p.name for p in out.iterdir()) for out in outputs]
-    assert names[0] == names[1] and len(names[0]) == 2, names
-    assert names[0][0] == "acme-certs-bootstrap.pem" and names[0][1].endswith("-py3-none-any.whl"), names
+    assert names[0] == names[1] and len(names[0]) == 3, names
+    tags = ["-%s-none-any.whl" % tag for tag, _, _ in _startup_files.VARIANTS]  # one wheel per start-up file
+    assert names[0][0] == "acme-certs-bootstrap.pem" and sorted(names[0][1:]) == sorted(
+        "acme_certs-%s%s" % (names[0][1].split("-")[1], tag) for tag in tags
+    ), names
     for name in names[0]:
         first, second = (out / name for out in outputs)
         assert first.read_bytes() == second.read_bytes(), (name, _sha256(first), _sha256(second))

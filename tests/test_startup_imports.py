@@ -48,8 +48,11 @@ def test_steady_state_hook_imports_only_itself_and_prints_nothing(installed: Ven
     assert sorted([Path(bundle), Path(ssl_bundle)]) == bundles_in(cache)  # the default targets: requests, ssl
     built = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
     # The same interpreter with no package at all (the .pth is a plain import
-    # line now, so CERT_SESSION_DISABLE still loads the hook module).
+    # line now, so CERT_SESSION_DISABLE still loads the hook module), but a
+    # .pth file of its own: 3.14's site decodes any .pth with
+    # encodings.utf_8_sig, which is the cost of every .pth, not ours.
     bare = make_venv(tmp_path / "bare")
+    (bare.site_packages / "a-comment-only.pth").write_text("# nothing to run\n")
 
     hooked = installed.run(env, "-X", "importtime", "-c", SHOW_BUNDLE)
     disabled = installed.run(

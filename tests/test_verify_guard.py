@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CERTIFI_WITH_ROOT, Index, World, new_venv
+from tests.helpers import wheels
 from tests.helpers.env import clean_env
 from tests.helpers.venvs import Venv, assert_ok, assert_ssl_error, make_venv
 
@@ -383,7 +384,7 @@ def test_company_wheel_can_make_export_off_the_default(
 
     out = tmp_path / "dist"
     assert package("acme-certs", [str(world.company.intermediate_pem)], str(out), export="0") == 0
-    (wheel,) = out.glob("acme_certs-*.whl")
+    wheel = wheels.for_python(out, "acme_certs-*.whl")
     home = tmp_path / "home"
     venv = new_venv(tmp_path / "venv", wheelhouse, home, "requests", "certifi==" + CERTIFI_WITH_ROOT, str(wheel))
     env = clean_env(home)

@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,8 +25,10 @@ from tests.helpers.venvs import Venv
 OURS = "cert-session:"
 NOBODY = 65534
 # An interpreter every uid may run: this machine's default one lives under a
-# 0700 /root, where uid 65534 cannot read its standard library.
-SYSTEM_PYTHON = "/usr/bin/python3.11"
+# 0700 /root, where uid 65534 cannot read its standard library. The same
+# minor version as the runner's, so that the session's wheelhouse (built for
+# the runner: charset_normalizer is compiled per version) installs into it.
+SYSTEM_PYTHON = "/usr/bin/python%d.%d" % sys.version_info[:2]
 
 PROBE = r"""
 import sys

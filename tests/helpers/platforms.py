@@ -24,6 +24,6 @@ posix_only = pytest.mark.skipif(
 )
 linux_only = pytest.mark.skipif(
     not LINUX,
-    reason="Linux only: setpriv, prlimit, mount -t tmpfs, /usr/bin/python3.11 or the XDG cache location",
+    reason="Linux only: setpriv, prlimit, mount -t tmpfs, /usr/bin/python3.X or the XDG cache location",
 )
 root_only = pytest.mark.skipif(not ROOT, reason="needs root to plant files owned by another local user (os.chown)")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import certifi
 
+from cert_session import _startup_files
+
 REPO = Path(__file__).resolve().parents[2]
 _IGNORE = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
@@ -19,18 +21,24 @@ _IGNORE = shutil.ignore_patterns(
 )
 
 
-def download(dest: Path, *specs: str, certifi_from: Path | None = None, deps: bool = True) -> Path:
+def download(
+    dest: Path, *specs: str, certifi_from: Path | None = None, deps: bool = True, python_version: str | None = None
+) -> Path:
     """Wheels of ``specs`` from the registry into ``dest``.
 
     Uses this machine's pip configuration on purpose: it is how the machine
     reaches the registry, and nothing under test runs here. With
     ``certifi_from``, the registry's certifi is replaced by the stand-in
-    releases found there.
+    releases found there. The wheels are for the running Python unless
+    ``python_version`` ("3.8") names another: some (charset_normalizer) are
+    compiled for one minor version.
     """
     dest.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "pip", "download", "-q", "-d", str(dest), *specs]
     if not deps:
         argv.insert(4, "--no-deps")
+    if python_version is not None:
+        argv[4:4] = ["--python-version", python_version, "--only-binary=:all:"]
     subprocess.run(argv, check=True, capture_output=True)
     if certifi_from is not None:
         for stray in dest.glob("certifi-*.whl"):
@@ -38,6 +46,13 @@ def download(dest: Path, *specs: str, certifi_from: Path | None = None, deps: bo
         for stand_in in certifi_from.glob("certifi-*.whl"):
             shutil.copy(stand_in, dest)
     return dest
+
+
+def for_python(directory: Path, pattern: str = "*.whl", version_info: tuple[int, ...] = sys.version_info[:2]) -> Path:
+    """The one wheel in ``directory`` for Python ``version_info``: `cert-session package` writes two."""
+    tag = _startup_files.for_version(version_info)[0]
+    (wheel,) = [w for w in directory.glob(pattern) if w.name.endswith("-%s-none-any.whl" % tag)]
+    return wheel
 
 
 def project_copy(dest: Path, company_certs: list[Path] = ()) -> Path:  # type: ignore[assignment]
@@ -48,15 +63,15 @@ def project_copy(dest: Path, company_certs: list[Path] = ()) -> Path:  # type: i
     return dest
 
 
-def build_project_wheel(workdir: Path, company_certs: list[Path], out: Path) -> Path:
-    """Build cert-session-company the way a company would: certs in, pip wheel."""
+def build_project_wheel(workdir: Path, company_certs: list[Path], out: Path, **env: str) -> Path:
+    """Build cert-session-company the way a company would: certs in, pip wheel (``env``: extra variables)."""
     src = project_copy(workdir / "src", company_certs)
     out.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
         check=True,
         capture_output=True,
-        env=_build_env(workdir),
+        env={**_build_env(workdir), **env},
     )
     (wheel,) = out.glob("cert_session_company-*.whl")
     return wheel
