@@ -17,7 +17,8 @@ A finder on ``sys.meta_path`` (the start-up module ``cert_session_hook``
 itself in steady state, else ``cert_session._startup.GuardFinder``) imports
 this module when ``requests.sessions`` is first imported, so a process that
 never imports requests never loads it. A finder has ``pending`` (the module
-names still to guard), ``current_bundle()`` and ``find_spec``.
+names still to guard), ``bundle`` (the merged bundle requests gets, or None)
+and ``find_spec``.
 ``merge_environment_settings`` has had the same signature and the same
 resolution order from requests 2.28 to today.
 """
@@ -129,7 +130,7 @@ def guard(finder: Any, name: str, module: ModuleType) -> None:
     """
     try:
         finder.pending.discard(name)
-        install(module, finder.current_bundle)
+        install(module, finder)
     except Exception as exc:  # noqa: BLE001 - an import must never fail because of us
         from . import _log
 
@@ -139,11 +140,11 @@ def guard(finder: Any, name: str, module: ModuleType) -> None:
         )
 
 
-def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> bool:
+def install(sessions: ModuleType, finder: Any) -> bool:
     """Guard ``sessions.Session`` (requests' or pip's copy); True if patched now.
 
-    ``current_bundle`` returns the merged bundle the hook exported in this
-    process, or None once it no longer exports one.
+    ``finder.bundle`` is the merged bundle the hook exported in this process,
+    or None once it no longer exports one (read at every request).
     """
     session_cls = getattr(sessions, "Session", None)
     original = getattr(session_cls, "merge_environment_settings", None)
@@ -157,7 +158,7 @@ def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> b
     ) -> Any:
         settings = original(self, url, proxies, stream, verify, cert)
         try:
-            bundle = current_bundle()
+            bundle = finder.bundle
             if bundle is None or not isinstance(settings, dict):
                 return settings
             # requests' own precedence between the two levels: the request's
