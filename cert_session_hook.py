@@ -64,7 +64,6 @@ _NAMES_TEXT = (
 _BYTE_NAMES = tuple(_NAMES_TEXT.split())  # os.environ's keys on POSIX
 _NO_VALUES = (b"",) * len(_BYTE_NAMES)  # the default of each look-up
 _GUARDED = ("requests.sessions", "pip._vendor.requests.sessions")
-_PREBUILT = _SEP.join((_HERE, "cert_session", "_prebuilt"))
 
 _started = False
 # The requests verify guard (cert_session._verify_guard): this module is
@@ -192,7 +191,7 @@ def _steady(environ, values=None):
         if _repeat(environ, cache + _SEP + env, name, key):
             return True
     # Read-only images: `cert-session rebuild --system` prebuilt it.
-    return _repeat(environ, _PREBUILT, name, key)
+    return _repeat(environ, _SEP.join((_HERE, "cert_session", "_prebuilt")), name, key)
 
 
 def _digest64(text):

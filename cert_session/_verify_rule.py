@@ -30,8 +30,10 @@ _VAR = "REQUESTS_CA_BUNDLE"
 
 def decide(package: str, asked: object, resolved: object, bundle: str) -> object:
     """``choose``, saying on the debug channel when it changes what requests resolved."""
-    used = choose(asked, resolved, bundle)
-    # _log.debugging(), inline: an own bundle gets here at every request.
+    # An own bundle (choose()'s str branch) without the call to choose: a tool
+    # with its own bundle gets here at every request.
+    used = appended(asked) if type(asked) is str and asked else choose(asked, resolved, bundle)
+    # _log.debugging(), inline, for the same reason.
     if used is not resolved and used != resolved and _log.getenv("CERT_SESSION_DEBUG") not in ("", "0"):
         _log.debug(
             "%s: verify=%s asked for; using %s instead of %s"
@@ -94,7 +96,7 @@ def appended(path: str) -> str:
     A directory is left as it is (we only append to files), and a missing
     file too, so requests reports it exactly as it would without us.
     A rewritten ``path`` is noticed at once (its stat); a changed company
-    certificate within ``RECHECK_SECONDS``.
+    certificate, or ``CERT_SESSION_CERTS``, within ``RECHECK_SECONDS``.
     """
     known = _appended.get(path)
     if known is None and _layout.is_ours(path):
@@ -105,14 +107,15 @@ def appended(path: str) -> str:
         return path
     # _layout.stat_key, inline (st[6], st[1], st[2]: st_size, st_ino, st_dev): this runs at every request.
     seen = st[6], st.st_mtime_ns, st.st_ctime_ns, st[1], st[2]
-    certs = _log.getenv("CERT_SESSION_CERTS")
     now = time.monotonic()
-    if known is not None and known[0] == seen and known[1] == certs:  # the same regular file as before
+    if known is not None and known[0] == seen:  # the same regular file as before
         if now - known[2] < RECHECK_SECONDS:
             return known[3]
-        if known[4] and all(_layout.fingerprint(p) == fp for p, fp in known[4]):
-            _appended[path] = (seen, certs, now, known[3], known[4])
-            return known[3]
+        # The company certificates: CERT_SESSION_CERTS, then what the merge's state recorded.
+        if known[1] == _log.getenv("CERT_SESSION_CERTS") and known[4]:
+            if all(_layout.fingerprint(p) == fp for p, fp in known[4]):
+                _appended[path] = (seen, known[1], now, known[3], known[4])
+                return known[3]
     if not stat.S_ISREG(st.st_mode):
         return path
     from ._rebuild import watched_bundle_for
@@ -124,7 +127,7 @@ def appended(path: str) -> str:
         return path
     if len(_appended) >= 64:  # a tool cycling through temp files: keep the memory bounded
         _appended.clear()
-    _appended[path] = (seen, certs, now, result, watch)
+    _appended[path] = (seen, _log.getenv("CERT_SESSION_CERTS"), now, result, watch)
     return result
 
 
