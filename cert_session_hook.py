@@ -222,6 +222,7 @@ def _repeat(environ, directory, name, key):
     sets = []
     unsets = []
     guard = None
+    stat = os.stat  # one look-up, not one per input
     for line in lines[2:-2]:
         field = line.split("\t")
         kind = field[0]
@@ -229,14 +230,16 @@ def _repeat(environ, directory, name, key):
         # with st[6], st[1], st[2] for st_size, st_ino, st_dev (an index costs less
         # than a name here).
         if kind == "I":  # an input: certifi's bundle, a company certificate, ...
-            if _WIN and field[1][:9] == "registry:":  # a Windows certificate store
-                seen = _registry(field[1])
+            path = field[1]
+            if _WIN and path[:9] == "registry:":  # a Windows certificate store
+                seen = _registry(path)
             else:
                 try:
-                    st = os.stat(field[1])
-                    seen = "%d:%d:%d:%d:%d" % (st[6], st.st_mtime_ns, st.st_ctime_ns, st[1], st[2])
+                    st = stat(path)
                 except OSError:
                     seen = "-"
+                else:
+                    seen = "%d:%d:%d:%d:%d" % (st[6], st.st_mtime_ns, st.st_ctime_ns, st[1], st[2])
             if seen != field[2]:
                 return False
         elif kind == "B":  # a bundle we wrote: still ours, and not rewritten
