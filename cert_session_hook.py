@@ -1,19 +1,22 @@
-"""cert-session's start-up fast path; it runs when imported. Don't import costly modules here.
-
-``cert_session_hook.pth`` is the single line ``import cert_session_hook``
-(and the PEP 829 ``cert_session_hook.start`` names ``start``). Every Python
-process of the environment runs this, so it uses only ``os`` and ``sys``
-(loaded before site runs), creates no class, and in steady state reads one
-small file, the fast state that the general path wrote for exactly this
-environment, stats the inputs listed there and repeats what it did. Anything
-else goes to ``cert_session._startup``. See docs/design.md.
-
-Because it may import nothing, this file repeats a few lines of the layers
-below it: ``_platform.Policy.safe``/``read_flags``/``is_absolute``/
-``user_cache_dir``, ``_layout.digest64``/``env_key``/``stat_fingerprint``
-and ``_state.FAST_KEY_VARS``. tests/test_startup_fast_path.py and
-tests/test_platform.py pin each copy to its original.
-"""
+# cert-session's start-up fast path; it runs when imported. Don't import costly modules here.
+#
+# cert_session_hook.pth is the single line `import cert_session_hook` (and
+# the PEP 829 cert_session_hook.start names `start`). Every Python process of
+# the environment runs this, so it uses only os and sys (loaded before site
+# runs), creates no class, and in steady state reads one small file, the
+# fast state that the general path wrote for exactly this environment, stats
+# the inputs listed there and repeats what it did. Anything else goes to
+# cert_session._startup. See docs/design.md.
+#
+# Because it may import nothing, this file repeats a few lines of the layers
+# below it: _platform.Policy.safe/read_flags/is_absolute/user_cache_dir,
+# _layout.digest64/env_key/stat_fingerprint and _state.FAST_KEY_VARS.
+# tests/test_startup_fast_path.py and tests/test_platform.py pin each copy to
+# its original.
+#
+# Comments, not docstrings, and type comments, not annotations, in this
+# file: every object in it is unmarshalled at every start, and freed at every
+# exit. What that costs is counted (tests/test_budgets.py, issue #22).
 
 import os
 import sys
@@ -22,7 +25,9 @@ TYPE_CHECKING = False  # typing is not imported at start-up; mypy knows this nam
 if TYPE_CHECKING:
     from typing import Any  # noqa: F401 - used in type comments
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+# site imports this from its site-packages entry, already absolute and
+# normalized (its makepath): abspath, a cold normpath, only for another origin.
+_HERE = __file__.rpartition(os.sep)[0] if os.path.isabs(__file__) else os.path.dirname(os.path.abspath(__file__))
 _WIN = sys.platform == "win32"
 _SEP = os.sep
 # _platform.Policy.safe: POSIX judges owner and mode bits; Windows reports
@@ -33,48 +38,33 @@ _OTHERS_MAY_WRITE = 0 if _WIN else 0o022
 _REPARSE_POINT = 0x400 if _WIN else 0
 # _platform.Policy.read_flags: each flag where it exists. O_BINARY: os.open is
 # text mode on Windows. O_NOFOLLOW, O_NONBLOCK: no planted symlink or FIFO.
+# (A dict look-up: getattr's default costs an AttributeError per missing flag.)
+_OS = vars(os)
 _READ_FLAGS = (
     os.O_RDONLY
-    | getattr(os, "O_BINARY", 0)
-    | getattr(os, "O_NOINHERIT", 0)
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_CLOEXEC", 0)
+    | _OS.get("O_BINARY", 0)
+    | _OS.get("O_NOINHERIT", 0)
+    | _OS.get("O_NOFOLLOW", 0)
+    | _OS.get("O_NONBLOCK", 0)
+    | _OS.get("O_CLOEXEC", 0)
 )
-_KEY_VARS = (
-    "CERT_SESSION_TARGETS",
-    "CERT_SESSION_CERTS",
-    "REQUESTS_CA_BUNDLE",
-    "CERT_SESSION_ORIG_REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "CERT_SESSION_ORIG_CURL_CA_BUNDLE",
-    "SSL_CERT_FILE",
-    "CERT_SESSION_ORIG_SSL_CERT_FILE",
-    "AWS_CA_BUNDLE",
-    "CERT_SESSION_ORIG_AWS_CA_BUNDLE",
-    "GIT_SSL_CAINFO",
-    "CERT_SESSION_ORIG_GIT_SSL_CAINFO",
-    "GIT_CONFIG_SYSTEM",
-    "CERT_SESSION_ORIG_GIT_CONFIG_SYSTEM",
-    "NODE_EXTRA_CA_CERTS",
-    "CERT_SESSION_ORIG_NODE_EXTRA_CA_CERTS",
-    "CERT_SESSION_EXPORT",
-    "CERT_SESSION_OS_STORE",
-    "SSL_CERT_DIR",
-    "GIT_CONFIG_NOSYSTEM",
+del _OS
+# Read in one pass: the switches and cache location, then the key, the
+# variables that change what the general path does (_state.FAST_KEY_VARS).
+# One constant, split at start: as 26 string constants, each name cost its
+# interning at every start and its removal at every exit (issue #22).
+_NAMES_TEXT = (
+    b"CERT_SESSION_DISABLE CERT_SESSION_DEBUG CERT_SESSION_CACHE_DIR HOME XDG_CACHE_HOME LOCALAPPDATA"
+    b" CERT_SESSION_TARGETS CERT_SESSION_CERTS REQUESTS_CA_BUNDLE CERT_SESSION_ORIG_REQUESTS_CA_BUNDLE"
+    b" CURL_CA_BUNDLE CERT_SESSION_ORIG_CURL_CA_BUNDLE SSL_CERT_FILE CERT_SESSION_ORIG_SSL_CERT_FILE"
+    b" AWS_CA_BUNDLE CERT_SESSION_ORIG_AWS_CA_BUNDLE GIT_SSL_CAINFO CERT_SESSION_ORIG_GIT_SSL_CAINFO"
+    b" GIT_CONFIG_SYSTEM CERT_SESSION_ORIG_GIT_CONFIG_SYSTEM"
+    b" NODE_EXTRA_CA_CERTS CERT_SESSION_ORIG_NODE_EXTRA_CA_CERTS CERT_SESSION_EXPORT CERT_SESSION_OS_STORE"
+    b" SSL_CERT_DIR GIT_CONFIG_NOSYSTEM"
 )
-# Read in one pass: the switches and cache location, then the key.
-_NAMES = (
-    "CERT_SESSION_DISABLE",
-    "CERT_SESSION_DEBUG",
-    "CERT_SESSION_CACHE_DIR",
-    "HOME",
-    "XDG_CACHE_HOME",
-    "LOCALAPPDATA",
-) + _KEY_VARS
-_BYTE_NAMES = tuple(name.encode("ascii") for name in _NAMES)  # os.environ's keys on POSIX
+_BYTE_NAMES = tuple(_NAMES_TEXT.split())  # os.environ's keys on POSIX
+_NO_VALUES = (b"",) * len(_BYTE_NAMES)  # the default of each look-up
 _GUARDED = ("requests.sessions", "pip._vendor.requests.sessions", "niquests.sessions")
-_PREBUILT = _SEP.join((_HERE, "cert_session", "_prebuilt"))
 
 _started = False
 # The requests verify guard (cert_session._verify_guard): this module is
@@ -82,11 +72,8 @@ _started = False
 guarding = False
 cert_session_guard = True
 pending = set()  # type: set[str]
-_bundle = None  # type: str | None
+bundle = None  # type: str | None  # the merged bundle the guard gives requests
 
-
-# Annotations are type comments and docstrings are comments in this file:
-# both would otherwise be built at every start (issue #10 measured about 0.3%).
 
 
 def start():
@@ -98,7 +85,7 @@ def start():
     _started = True
     try:
         environ = os.environ
-        values = _values(environ, _NAMES)
+        values = _values(environ)
         if values[0] not in ("", "0"):  # CERT_SESSION_DISABLE
             return
         try:
@@ -165,16 +152,22 @@ def _say(what):
         pass
 
 
-def _values(environ, names):
-    # type: (os._Environ[str], tuple[str, ...]) -> list[str]
-    # [environ.get(name, "") for name in names], without the KeyError that
-    # Mapping.get raises and catches for every unset name (most are unset):
-    # os._Environ's own dict, keyed by bytes on POSIX, by upper-case str on Windows.
+def _values(environ):
+    # type: (os._Environ[str]) -> list[str]
+    # [environ.get(name, "") for name in _NAMES_TEXT's names], without the
+    # KeyError that Mapping.get raises and catches for every unset name (most
+    # are unset): os._Environ's own dict, keyed by bytes on POSIX, by
+    # upper-case str on Windows.
     data = getattr(environ, "_data", None)
     if data is None:
-        return [environ.get(name, "") for name in names]
-    keys = _BYTE_NAMES if os.supports_bytes_environ and names is _NAMES else map(environ.encodekey, names)
+        return [environ.get(name.decode(), "") for name in _BYTE_NAMES]
+    if os.supports_bytes_environ:
+        # All in C, one decode: no value holds a NUL, and the file system
+        # encoding's decoder maps a NUL to itself, so the split gives each value.
+        joined = b"\0".join(map(data.get, _BYTE_NAMES, _NO_VALUES))
+        return environ.decodevalue(joined).split("\0")  # type: ignore[arg-type]
     decode = environ.decodevalue
+    keys = map(environ.encodekey, _NAMES_TEXT.decode("ascii").split())
     return [decode(value) if value is not None else "" for value in map(data.get, keys)]
 
 
@@ -182,7 +175,7 @@ def _steady(environ, values=None):
     # type: (os._Environ[str], list[str] | None) -> bool
     # Repeat the fast state recorded for this exact environment, if nothing changed.
     if values is None:
-        values = _values(environ, _NAMES)
+        values = _values(environ)
     if values[1] not in ("", "0"):  # CERT_SESSION_DEBUG
         return False
     if _GUARDED[0] in sys.modules or _GUARDED[1] in sys.modules or _GUARDED[2] in sys.modules:  # an earlier .pth
@@ -199,7 +192,7 @@ def _steady(environ, values=None):
         if _repeat(environ, cache + _SEP + env, name, key):
             return True
     # Read-only images: `cert-session rebuild --system` prebuilt it.
-    return _repeat(environ, _PREBUILT, name, key)
+    return _repeat(environ, _SEP.join((_HERE, "cert_session", "_prebuilt")), name, key)
 
 
 def _digest64(text):
@@ -211,7 +204,7 @@ def _digest64(text):
 
 def _repeat(environ, directory, name, key):
     # type: (os._Environ[str], str, str, str) -> bool
-    global guarding, _bundle
+    global guarding, bundle
     try:
         if not _safe(os.lstat(directory), 0o040000):
             return False
@@ -230,24 +223,30 @@ def _repeat(environ, directory, name, key):
     sets = []
     unsets = []
     guard = None
+    stat = os.stat  # one look-up, not one per input
     for line in lines[2:-2]:
         field = line.split("\t")
         kind = field[0]
+        # Fingerprints are _layout.stat_fingerprint: size:mtime_ns:ctime_ns:inode:device,
+        # with st[6], st[1], st[2] for st_size, st_ino, st_dev (an index costs less
+        # than a name here).
         if kind == "I":  # an input: certifi's bundle, a company certificate, ...
-            if field[1][:9] == "registry:":  # a Windows certificate store
-                seen = _registry(field[1])
+            path = field[1]
+            if _WIN and path[:9] == "registry:":  # a Windows certificate store
+                seen = _registry(path)
             else:
                 try:
-                    st = os.stat(field[1])
-                    seen = "%d:%d:%d:%d:%d" % (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+                    st = stat(path)
                 except OSError:
                     seen = "-"
+                else:
+                    seen = "%d:%d:%d:%d:%d" % (st[6], st.st_mtime_ns, st.st_ctime_ns, st[1], st[2])
             if seen != field[2]:
                 return False
         elif kind == "B":  # a bundle we wrote: still ours, and not rewritten
             st = os.lstat(field[1])
             if not _safe(st, 0o100000) or field[2] != "%d:%d:%d:%d:%d" % (
-                st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+                st[6], st.st_mtime_ns, st.st_ctime_ns, st[1], st[2]
             ):
                 return False
         elif kind == "P":
@@ -261,15 +260,29 @@ def _repeat(environ, directory, name, key):
             guard = field[1]
         else:
             return False
+    # os.environ.__setitem__ without its three Python calls (what it does:
+    # putenv, then its own dict, keyed by its encodekey).
+    table = getattr(environ, "_data", None)
     for var, value in sets:
-        environ[var] = value
+        if table is None:
+            environ[var] = value
+        else:
+            encoded, raw = environ.encodekey(var), environ.encodevalue(value)
+            os.putenv(encoded, raw)
+            table[encoded] = raw
     for var in unsets:
         environ.pop(var, None)
     if guard:
-        _bundle = guard
+        bundle = guard
         pending.update(_GUARDED)
         guarding = True
-        sys.meta_path.insert(0, sys.modules[__name__])
+        # A new list rather than insert(): on Python 3.11 the list that was
+        # sys.meta_path at start-up stays referenced to the very end of the
+        # exit (the copy of sys's dict kept for reinitialisation), and this
+        # module and every module it refers to with it, past the exit's
+        # garbage collection: their dictionaries were then cleared one entry
+        # at a time, 0.44 million instructions (issue #22).
+        sys.meta_path = [sys.modules[__name__]] + sys.meta_path
     return True
 
 
@@ -285,8 +298,11 @@ def _safe(st, kind):
 
 def _absolute(path):
     # type: (str) -> bool
-    # On Windows a drive or UNC prefix is required ("\\certs" is relative).
-    return os.path.isabs(path) and (_SEP == "/" or path[1:2] == ":" or path[:2] in ("\\\\", "//"))
+    # On Windows a drive or UNC prefix is required ("\\certs" is relative):
+    # ntpath.isabs, and a drive or UNC prefix; posixpath.isabs is the first.
+    if _SEP == "/":
+        return path[:1] == "/"
+    return path[1:3] in (":\\", ":/") or path[:2] in ("\\\\", "//")
 
 
 def _cache_dir(configured, home, xdg, local):
@@ -306,15 +322,15 @@ def _cache_dir(configured, home, xdg, local):
 def _registry(key):
     # type: (str) -> str
     # _platform.Policy.registry_fingerprint: a store key's last-write time
-    # (CERT_SESSION_OS_STORE=1 on Windows; winreg is builtin there).
+    # (CERT_SESSION_OS_STORE=1 on Windows; winreg is builtin there). The
+    # key's handle is closed as it is freed, right after the query.
     if sys.platform != "win32":
         return "-"
     try:
         import winreg
 
         hive = winreg.HKEY_LOCAL_MACHINE if key[9:13] == "HKLM" else winreg.HKEY_CURRENT_USER
-        with winreg.OpenKey(hive, key[14:]) as handle:
-            return "%d" % winreg.QueryInfoKey(handle)[2]
+        return "%d" % winreg.QueryInfoKey(winreg.OpenKey(hive, key[14:]))[2]
     except (ImportError, OSError):
         return "-"
 
@@ -331,17 +347,6 @@ def find_spec(name, path, target=None):
         pending.discard(name)
         _say("cannot guard %s (%s: %s)" % (name, type(exc).__name__, exc))
         return None
-
-
-def current_bundle():
-    # type: () -> str | None
-    return _bundle
-
-
-def set_bundle(bundle):
-    # type: (str | None) -> None
-    global _bundle
-    _bundle = bundle
 
 
 start()

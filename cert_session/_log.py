@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 
 __all__ = ["warn", "debug", "debugging", "getenv", "hold", "said", "release"]
 
+# os.environ's own key for each name looked up: its encodekey is a Python
+# function (about 1,000 instructions a call), and a name's key never changes.
+_keys: dict[str, object] = {}
+
 
 def getenv(name: str) -> str:
     """``os.environ.get(name, "")`` without the KeyError it raises and catches for an unset name.
@@ -27,7 +31,10 @@ def getenv(name: str) -> str:
     data = getattr(environ, "_data", None)
     if data is None:
         return environ.get(name, "")
-    value = data.get(environ.encodekey(name))
+    key = _keys.get(name)
+    if key is None:
+        key = _keys[name] = environ.encodekey(name)
+    value = data.get(key)
     return "" if value is None else environ.decodevalue(value)
 
 

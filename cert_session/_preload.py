@@ -54,7 +54,6 @@ import ssl
 import stat
 import sys
 import threading
-import weakref
 from collections import OrderedDict
 from types import ModuleType
 from typing import Any, Callable, Iterable, Tuple
@@ -80,7 +79,10 @@ _PLAIN_POOL_KW = frozenset(("maxsize", "block"))
 _Key = Tuple[str, str, Tuple[int, int, int, int, int], str]
 _lock = threading.Lock()
 _contexts: OrderedDict[_Key, ssl.SSLContext] = OrderedDict()
-_paths: weakref.WeakKeyDictionary[ssl.SSLContext, str] = weakref.WeakKeyDictionary()
+# What a published context was loaded from: its own attribute, read at every
+# request (a WeakKeyDictionary look-up made a weak reference each time).
+_PATH = "_cert_session_bundle"
+_NO_KW: dict[str, Any] = {}
 
 
 def enabled() -> bool:
@@ -122,7 +124,9 @@ def install(sessions: ModuleType) -> bool:
 
     def context_for(adapter: Any, request: Any, verify: object, proxies: Any, cert: object) -> Any:
         """(host params, context) when this request may use a preloaded context, else None."""
-        if cert is not None or not isinstance(verify, str) or not _layout.is_ours(verify) or not enabled():
+        if cert is not None or not isinstance(verify, str) or not _layout.is_ours(verify):
+            return None
+        if _log.getenv("CERT_SESSION_PRELOAD") == "0":  # enabled(), inline: this runs at every request
             return None
         cls = type(adapter)
         for m in _METHODS:  # a loop, not any(<generator>): this runs at every request
@@ -159,8 +163,8 @@ def install(sessions: ModuleType) -> bool:
 
     def cert_verify(self: Any, conn: Any, url: Any, verify: Any, cert: Any) -> None:
         # urllib3 (1.26 and 2.x) keeps a pool's context in conn_kw, passed to each new connection.
-        context = getattr(conn, "conn_kw", {}).get("ssl_context")
-        path = _paths.get(context) if isinstance(context, ssl.SSLContext) else None
+        context = getattr(conn, "conn_kw", _NO_KW).get("ssl_context")
+        path = getattr(context, _PATH, None) if type(context) is _SharedContext else None
         if path is None:
             original_verify(self, conn, url, verify, cert)
             return
@@ -297,7 +301,7 @@ def _fingerprint(path: str) -> tuple[int, int, int, int, int] | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return _layout.stat_key(st)
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev  # _layout.stat_key, one call less
 
 
 def _context(
@@ -331,7 +335,7 @@ def _context(
     with _lock:
         context = _contexts.setdefault(key, made)
         _contexts.move_to_end(key)
-        _paths[context] = path
+        setattr(context, _PATH, path)
         while len(_contexts) > MAX_CONTEXTS:
             _contexts.popitem(last=False)
     if context is made:

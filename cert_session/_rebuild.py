@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 else:
     from ._record import Record
 
-__all__ = ["Base", "resolve_base", "rebuild", "build", "build_fingerprinted", "bundle_name", "git_config_text", "write", "report", "bundle_for"]
+__all__ = [
+    "Base", "resolve_base", "rebuild", "build", "build_fingerprinted", "bundle_name", "git_config_text", "write",
+    "report", "bundle_for", "watched_bundle_for",
+]
 
 MAX_BASE_SIZE = 64 << 20
 
@@ -511,10 +514,22 @@ def bundle_for(base_spec: str, extra: list[str]) -> str:
     Used by ``Session`` and the verify guard; built and cached exactly like
     the main bundle (a stable name, atomic, rebuilt when inputs change).
     """
+    return watched_bundle_for(base_spec, extra)[0]
+
+
+def watched_bundle_for(base_spec: str, extra: list[str]) -> tuple[str, list[tuple[str, str]]]:
+    """``bundle_for``, and what keeps it fresh: the (path, ``_layout.fingerprint``) of each
+    input and bundle its state recorded; [] when it was rebuilt just now (not read from a state).
+
+    While every one of them still has that fingerprint, and ``CERT_SESSION_CERTS``
+    is the same, ``bundle_for`` would return the same bundle: the verify guard
+    rechecks a tool's own bundle with these stats alone (issue #22).
+    """
     configured = _config.absolute_paths(os.environ.get("CERT_SESSION_CERTS", ""))
     certs_env = os.pathsep.join([e for e in [configured] if e] + [os.path.abspath(p) for p in extra])
     config = "\x1f".join([_defaults.__version__, certs_env, _layout.HERE, "explicit=" + base_spec])
-    exports, why = _cache.load_fresh_state(config)
+    exports, why, found = _cache.fresh_state(config)
+    watch = [] if found is None else list(found[1][2])
     if exports is None:
         exports = rebuild(config, [("requests", base_spec)], certs_env, why, check_chain=False)
     path = exports.get(_config.TARGETS["requests"])
@@ -522,5 +537,5 @@ def bundle_for(base_spec: str, extra: list[str]) -> str:
         base = resolve_base(base_spec)
         if base.path is None:
             raise RuntimeError("no CA bundle: %s" % base.problem)
-        return base.path
-    return path
+        return base.path, []
+    return path, watch

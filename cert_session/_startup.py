@@ -217,14 +217,8 @@ class GuardFinder:
     cert_session_guard = True  # cert_session._verify_guard skips guards when it looks for the real spec
 
     def __init__(self, bundle: str | None) -> None:
-        self.bundle = bundle
+        self.bundle = bundle  # read by the guard at every request
         self.pending = set(GUARDED_MODULES)
-
-    def current_bundle(self) -> str | None:
-        return self.bundle
-
-    def set_bundle(self, bundle: str | None) -> None:
-        self.bundle = bundle
 
     def find_spec(
         self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
@@ -263,7 +257,7 @@ def verify_guard(bundle: str | None) -> None:
     finder: Any = hook if getattr(hook, "guarding", False) else _finder
     if finder is None:
         finder = next(
-            (f for f in sys.meta_path if getattr(f, "cert_session_guard", False) and hasattr(f, "set_bundle")),
+            (f for f in sys.meta_path if getattr(f, "cert_session_guard", False) and hasattr(f, "bundle")),
             None,
         )
     if finder is None:
@@ -278,4 +272,4 @@ def verify_guard(bundle: str | None) -> None:
                     _verify_guard.guard(finder, name, sys.modules[name])
         if finder.pending:
             sys.meta_path.insert(0, finder)
-    finder.set_bundle(bundle)
+    finder.bundle = bundle

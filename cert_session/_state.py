@@ -82,7 +82,7 @@ __all__ = [
 STATE_MAGIC = "cert-session-state 2"
 FAST_MAGIC = "cert-session-fast 1"
 # Every variable whose value changes what the general path does, in the
-# order the fast path joins them (cert_session_hook._KEY_VARS, pinned by
+# order the fast path joins them (cert_session_hook._NAMES_TEXT, pinned by
 # tests/test_startup_fast_path.py).
 FAST_KEY_VARS = (
     "CERT_SESSION_TARGETS",

@@ -18,7 +18,8 @@ A finder on ``sys.meta_path`` (the start-up module ``cert_session_hook``
 itself in steady state, else ``cert_session._startup.GuardFinder``) imports
 this module when ``requests.sessions`` is first imported, so a process that
 never imports requests never loads it. A finder has ``pending`` (the module
-names still to guard), ``current_bundle()`` and ``find_spec``.
+names still to guard), ``bundle`` (the merged bundle requests gets, or None)
+and ``find_spec``.
 ``merge_environment_settings`` has had the same signature and the same
 resolution order from requests 2.28 to today.
 """
@@ -136,7 +137,7 @@ def guard(finder: Any, name: str, module: ModuleType) -> None:
     """
     try:
         finder.pending.discard(name)
-        install(module, finder.current_bundle)
+        install(module, finder)
     except Exception as exc:  # noqa: BLE001 - an import must never fail because of us
         from . import _log
 
@@ -146,11 +147,11 @@ def guard(finder: Any, name: str, module: ModuleType) -> None:
         )
 
 
-def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> bool:
+def install(sessions: ModuleType, finder: Any) -> bool:
     """Guard ``sessions.Session`` (requests' or pip's copy); True if patched now.
 
-    ``current_bundle`` returns the merged bundle the hook exported in this
-    process, or None once it no longer exports one.
+    ``finder.bundle`` is the merged bundle the hook exported in this process,
+    or None once it no longer exports one (read at every request).
     """
     session_cls = getattr(sessions, "Session", None)
     original = getattr(session_cls, "merge_environment_settings", None)
@@ -164,7 +165,7 @@ def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> b
     ) -> Any:
         settings = original(self, url, proxies, stream, verify, cert)
         try:
-            bundle = current_bundle()
+            bundle = finder.bundle
             if bundle is None or not isinstance(settings, dict):
                 return settings
             # requests' own precedence between the two levels: the request's
@@ -184,13 +185,13 @@ def install(sessions: ModuleType, current_bundle: Callable[[], str | None]) -> b
     setattr(merge_environment_settings, _MARK, True)
     session_cls.merge_environment_settings = merge_environment_settings
     if package == "niquests":
-        session_cls.merge_environment_settings = _os_verifier_default(merge_environment_settings, current_bundle)
+        session_cls.merge_environment_settings = _os_verifier_default(merge_environment_settings, finder)
     if package in _PRELOADED and os.environ.get("CERT_SESSION_PRELOAD", "") != "0":
         _preload_later(sessions, package)
     return True
 
 
-def _os_verifier_default(guarded: Callable[..., Any], current_bundle: Callable[[], str | None]) -> Callable[..., Any]:
+def _os_verifier_default(guarded: Callable[..., Any], finder: Any) -> Callable[..., Any]:
     """niquests' default ``verify``: the ``ssl`` target's bundle, which holds the OS store, not requests'.
 
     Without ``REQUESTS_CA_BUNDLE``, niquests verifies with the operating
@@ -212,7 +213,7 @@ def _os_verifier_default(guarded: Callable[..., Any], current_bundle: Callable[[
         settings = guarded(self, url, proxies, stream, verify, cert)
         try:
             asked = getattr(self, "verify", True) if verify is None else verify
-            bundle = current_bundle()
+            bundle = finder.bundle
             if (asked is True or asked is None) and bundle is not None and settings.get("verify") == bundle:
                 from . import _layout, _log
 

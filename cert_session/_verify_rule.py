@@ -30,8 +30,11 @@ _VAR = "REQUESTS_CA_BUNDLE"
 
 def decide(package: str, asked: object, resolved: object, bundle: str) -> object:
     """``choose``, saying on the debug channel when it changes what requests resolved."""
-    used = choose(asked, resolved, bundle)
-    if used is not resolved and used != resolved and _log.debugging():
+    # An own bundle (choose()'s str branch) without the call to choose: a tool
+    # with its own bundle gets here at every request.
+    used = appended(asked) if type(asked) is str and asked else choose(asked, resolved, bundle)
+    # _log.debugging(), inline, for the same reason.
+    if used is not resolved and used != resolved and _log.getenv("CERT_SESSION_DEBUG") not in ("", "0"):
         _log.debug(
             "%s: verify=%s asked for; using %s instead of %s"
             % (package, _describe(asked), _describe(used), _describe(resolved))
@@ -70,12 +73,20 @@ def choose(asked: object, resolved: object, bundle: str) -> object:
     return resolved
 
 
-# A tool's own bundle -> (its stat fingerprint, CERT_SESSION_CERTS, when checked, the bundle to use).
-_appended: dict[str, tuple[tuple[int, int, int, int, int], str, float, str]] = {}
+# A tool's own bundle -> (its stat fingerprint, CERT_SESSION_CERTS, when checked, the bundle
+# to use, the (path, fingerprint) of each input and bundle that keeps it fresh).
+TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
+if TYPE_CHECKING:
+    _Known = tuple[tuple[int, int, int, int, int], str, float, str, list[tuple[str, str]]]
+_appended: dict[str, _Known] = {}
 # How long an own bundle's merge is reused without checking the company
 # certificates again: a changed company certificate reaches a tool's own
-# bundle within this many seconds. Checking them costs 13 system calls, the
-# one stat of the own file below costs one, at every request (issue #18).
+# bundle within this many seconds. A full check (``bundle_for``) costs 13
+# system calls and about half a million instructions, the one stat of the own
+# file below costs one, at every request (issue #18); a recheck stats what the
+# merge's state recorded, and calls ``bundle_for`` only if one of them changed
+# (issue #22: under callgrind a second is a few requests, and the full check
+# cost an own bundle 1.5% of every request).
 RECHECK_SECONDS = 1.0
 
 
@@ -85,7 +96,7 @@ def appended(path: str) -> str:
     A directory is left as it is (we only append to files), and a missing
     file too, so requests reports it exactly as it would without us.
     A rewritten ``path`` is noticed at once (its stat); a changed company
-    certificate within ``RECHECK_SECONDS``.
+    certificate, or ``CERT_SESSION_CERTS``, within ``RECHECK_SECONDS``.
     """
     known = _appended.get(path)
     if known is None and _layout.is_ours(path):
@@ -94,23 +105,29 @@ def appended(path: str) -> str:
         st = os.stat(path)
     except (OSError, ValueError):
         return path
+    # _layout.stat_key, inline (st[6], st[1], st[2]: st_size, st_ino, st_dev): this runs at every request.
+    seen = st[6], st.st_mtime_ns, st.st_ctime_ns, st[1], st[2]
+    now = time.monotonic()
+    if known is not None and known[0] == seen:  # the same regular file as before
+        if now - known[2] < RECHECK_SECONDS:
+            return known[3]
+        # The company certificates: CERT_SESSION_CERTS, then what the merge's state recorded.
+        if known[1] == _log.getenv("CERT_SESSION_CERTS") and known[4]:
+            if all(_layout.fingerprint(p) == fp for p, fp in known[4]):
+                _appended[path] = (seen, known[1], now, known[3], known[4])
+                return known[3]
     if not stat.S_ISREG(st.st_mode):
         return path
-    seen = _layout.stat_key(st)
-    certs = _log.getenv("CERT_SESSION_CERTS")
-    now = time.monotonic()
-    if known is not None and known[0] == seen and known[1] == certs and now - known[2] < RECHECK_SECONDS:
-        return known[3]
-    from ._rebuild import bundle_for
+    from ._rebuild import watched_bundle_for
 
     try:
-        result = bundle_for("file:" + os.path.abspath(path), [])
+        result, watch = watched_bundle_for("file:" + os.path.abspath(path), [])
     except Exception as exc:  # noqa: BLE001 - keep the tool's own choice rather than fail
         _log.debug("cannot add company certificates to %s (%s); using it as it is" % (path, exc))
         return path
     if len(_appended) >= 64:  # a tool cycling through temp files: keep the memory bounded
         _appended.clear()
-    _appended[path] = (seen, certs, now, result)
+    _appended[path] = (seen, _log.getenv("CERT_SESSION_CERTS"), now, result, watch)
     return result
 
 

@@ -390,7 +390,7 @@ def test_status_with_export_off_names_the_bundle_requests_uses_in_process_and_ex
     # The guard has it: the process's one guard finder (ours, or one an
     # earlier activate() in this process put on sys.meta_path).
     guards = [f for f in sys.meta_path if getattr(f, "cert_session_guard", False)]
-    assert [g.current_bundle() for g in guards] == [bundle]
+    assert [g.bundle for g in guards] == [bundle]
 
 
 def test_status_leads_with_a_missing_issuer(

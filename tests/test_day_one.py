@@ -362,6 +362,11 @@ def test_every_client_fails_without_the_wheel_works_with_it_keeps_its_own_choice
         # Node ships its own roots, not certifi's: the company root (a public root in this
         # world, in the stand-in certifi) joins them as it would be among them.
         NODE_EXTRA_CA_CERTS=str(world.company.root_pem),
+        # git's base, the system CA file, lacks this world's company root (only the
+        # stand-in certifi has it): the trust rule (issue #22) would leave the
+        # intermediate out of git's bundle. So the root is a company certificate
+        # too, as a company whose root is not public ships it.
+        CERT_SESSION_CERTS=str(world.company.root_pem),
         AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     )
     company, private = index.company + "simple/", index.private + "simple/"

@@ -217,8 +217,9 @@ def test_eight_threads_at_once_every_call_gets_exactly_its_verification(
     assert len(got) == 8 * len(steps)
     wrong = [(label, out) for label, out in got if out != expected_outcome(label)]
     assert wrong == []
-    # The merged bundle and own.pem + company certificates: two contexts.
-    assert result["contexts"] == expected_contexts(result, 2)
+    # The merged bundle only: own.pem holds no root for the company intermediate,
+    # so the trust rule (issue #22) adds nothing and requests loads own.pem itself.
+    assert result["contexts"] == expected_contexts(result, 1)
 
 
 def test_client_certificate_is_sent_and_never_shares_a_pool_with_plain_calls(
@@ -252,12 +253,15 @@ def test_client_certificate_is_sent_and_never_shares_a_pool_with_plain_calls(
 def test_own_bundle_call_keeps_its_roots_with_a_context_of_its_own(
     requests_venv: Venv, world: World, extra: dict[str, Any], tmp_path: Path
 ) -> None:
-    own = extra["own"]
-    before = Path(own).read_bytes()
+    # A tool's own bundle with the company root (so the trust rule adds the
+    # intermediate to it: issue #22) and a private root no other bundle has.
+    own = tmp_path / "own-with-company-root.pem"
+    own.write_bytes(Path(extra["own"]).read_bytes() + world.company.root_pem.read_bytes())
+    before = own.read_bytes()
     steps = [
-        ["private own.pem", "get", world.urls["private"], own, None],
-        ["private own.pem again", "session", world.urls["private"], own, None],
-        ["company own.pem", "get", world.urls["company"], own, None],  # the intermediate has no root here
+        ["private own.pem", "get", world.urls["private"], str(own), None],
+        ["private own.pem again", "session", world.urls["private"], str(own), None],
+        ["company own.pem", "get", world.urls["company"], str(own), None],  # completed by the intermediate
         ["company default", "get", world.urls["company"], "default", None],
         ["private default", "session", world.urls["private"], "default", None],
     ]
@@ -265,12 +269,12 @@ def test_own_bundle_call_keeps_its_roots_with_a_context_of_its_own(
     assert outcomes(result) == [
         ("private own.pem", "OK"),
         ("private own.pem again", "OK"),
-        ("company own.pem", "verify-failed"),
+        ("company own.pem", "OK"),
         ("company default", "OK"),
         ("private default", "verify-failed"),
     ]
     assert result["contexts"] == expected_contexts(result, 2)
-    assert Path(own).read_bytes() == before
+    assert own.read_bytes() == before
 
 
 def test_bundle_rebuilt_mid_process_is_used_by_the_next_new_connection(
@@ -318,8 +322,10 @@ def test_bundle_rebuilt_mid_process_is_used_by_the_next_new_connection(
         ("late, default after, session", "OK"),
         ("company after", "OK"),
     ]
-    # merged before/after the rewrite, own.pem appended before/after the new certificate
-    assert result["contexts"] == expected_contexts(result, 4)
+    # merged before/after the rewrite, own.pem appended after the new certificate
+    # (before it, the trust rule adds nothing to own.pem: it holds no root for
+    # the company intermediate, so requests loads own.pem itself, issue #22)
+    assert result["contexts"] == expected_contexts(result, 3)
 
 
 TOOL_ADAPTER = r"""

@@ -22,10 +22,12 @@ from tests.helpers.inprocess import isolate
 
 OURS = "/somewhere/cert-session-" + "ab" * 16 + ".pem"
 RELEVANT = sorted(set(_state.FAST_KEY_VARS) | {_config.ORIG_PREFIX + v for v in _config.TARGETS.values()})
+# The variables the fast path reads, in its order: the switches, the cache location, then the key.
+HOOK_NAMES = tuple(name.decode("ascii") for name in cert_session_hook._BYTE_NAMES)
 
 
 def test_fast_path_keys_on_the_same_variables_as_the_general_path() -> None:
-    assert cert_session_hook._KEY_VARS == _state.FAST_KEY_VARS
+    assert HOOK_NAMES[6:] == _state.FAST_KEY_VARS
     # Every variable that changes what the general path decides is in the
     # key; the rest of WATCHED_ENV only says where the cache is.
     location = {"CERT_SESSION_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "LOCALAPPDATA"}
@@ -43,13 +45,17 @@ def test_fast_path_copies_of_layout_functions_agree(monkeypatch: pytest.MonkeyPa
     isolate(monkeypatch, tmp_path)
     environ = os.environ
     key = _state.fast_key(environ)
-    assert key == "\x1f".join([cert_session_hook._HERE] + [environ.get(n, "") for n in cert_session_hook._KEY_VARS])
+    assert key == "\x1f".join([cert_session_hook._HERE] + [environ.get(n, "") for n in HOOK_NAMES[6:]])
     assert cert_session_hook._HERE == _layout.HERE
     for text in ("", key, "caf\xe9", "\udcff"):
         assert cert_session_hook._digest64(text) == _layout.digest64(text)
-    assert cert_session_hook._NAMES[6:] == cert_session_hook._KEY_VARS
-    values = cert_session_hook._values(environ, cert_session_hook._NAMES)
-    assert values == [environ.get(n, "") for n in cert_session_hook._NAMES]
+    assert HOOK_NAMES[:6] == (
+        "CERT_SESSION_DISABLE", "CERT_SESSION_DEBUG", "CERT_SESSION_CACHE_DIR", "HOME", "XDG_CACHE_HOME", "LOCALAPPDATA"
+    )
+    values = cert_session_hook._values(environ)
+    assert values == [environ.get(n, "") for n in HOOK_NAMES]
+    # A mapping that is not os.environ (the fallback) gives the same.
+    assert cert_session_hook._values(dict(environ)) == values  # type: ignore[arg-type]
     assert cert_session_hook._cache_dir(*values[2:6]) == _layout.user_cache_dir()
 
 
@@ -128,7 +134,7 @@ def test_fast_path_repeats_the_general_path_exactly(
     requests_bundle = exports.get("REQUESTS_CA_BUNDLE")
     assert cert_session_hook.guarding is bool(requests_bundle)
     if requests_bundle:
-        assert cert_session_hook.current_bundle() == requests_bundle
+        assert cert_session_hook.bundle == requests_bundle
         assert cert_session_hook in sys.meta_path
 
 

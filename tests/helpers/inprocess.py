@@ -45,7 +45,7 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Path
     # The verify guard of this process (the test runner's own hook) is put back too.
     monkeypatch.setattr(_startup, "_finder", _startup._finder)
     monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))  # and any guard finder a test adds
-    monkeypatch.setattr(cert_session_hook, "_bundle", cert_session_hook._bundle)
+    monkeypatch.setattr(cert_session_hook, "bundle", cert_session_hook.bundle)
     return cache
 
 
