@@ -13,7 +13,7 @@ anchor (a partial chain) depends on the client, not on the file:
 
 from __future__ import annotations
 
-from ._x509 import CertInfo
+from ._x509 import CertInfo, issued_by
 
 TYPE_CHECKING = False  # not typing's: the hook's rebuild imports this module (see cert_session/_record.py)
 if TYPE_CHECKING:
@@ -47,16 +47,17 @@ class Unrooted(Record):
 def unrooted(company: Sequence[CertInfo], anchors: Iterable[CertInfo]) -> list[Unrooted]:
     """The company certificates whose chain reaches neither a company root nor ``anchors``."""
     by_subject = {c.subject_der: c for c in company}
-    anchor_subjects = {a.subject_der for a in anchors}
+    # Matched as the trust rule matches issuers (_sources.chained): Name and key identifier.
+    anchor_keys = {(a.subject_der, a.subject_key_id) for a in anchors}
     out = []
     for cert in company:
         current = cert
         seen = set()
         while True:
-            if current.self_signed or current.issuer_der in anchor_subjects:
+            if current.self_signed or any(issued_by(current, s, k) for s, k in anchor_keys):
                 break
             above = by_subject.get(current.issuer_der)
-            if above is None or above.subject_der in seen:
+            if above is None or above.subject_der in seen or not issued_by(current, above.subject_der, above.subject_key_id):
                 out.append(Unrooted(cert, current, current.issuer))
                 break
             seen.add(current.subject_der)

@@ -16,7 +16,7 @@ import time
 
 from . import _layout
 from ._pem import Block, iter_blocks, looks_like_pem
-from ._x509 import CertInfo, DERError, format_time, parse_certificate
+from ._x509 import CertInfo, DERError, format_time, issued_by, parse_certificate
 
 TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
 if TYPE_CHECKING:
@@ -395,11 +395,7 @@ def chained(certs: list[CompanyCert], base: list[bytes]) -> list[CompanyCert]:
 
 
 def _issued_by_any(info: CertInfo, issuers: set[tuple[bytes, bytes | None]]) -> bool:
-    aki = info.authority_key_id or None
-    for subject, ski in issuers:
-        if subject == info.issuer_der and (aki is None or ski is None or ski == aki):
-            return True
-    return False
+    return any(issued_by(info, subject, ski) for subject, ski in issuers)
 
 
 def left_out(certs: list[CompanyCert], bases: list[tuple[str, list[bytes], str]]) -> dict[str, list[tuple[str, str]]]:

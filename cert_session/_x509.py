@@ -18,7 +18,7 @@ else:
     from ._record import Record
 
 
-__all__ = ["CertInfo", "DERError", "parse_certificate", "format_time", "iso_time"]
+__all__ = ["CertInfo", "DERError", "parse_certificate", "format_time", "iso_time", "issued_by"]
 
 _OID_BASIC_CONSTRAINTS = b"\x55\x1d\x13"
 _OID_SUBJECT_KEY_ID = b"\x55\x1d\x0e"
@@ -198,6 +198,16 @@ def _dotted(oid: bytes) -> str:
             nums.append(value)
             value = 0
     return ".".join(str(n) for n in nums)
+
+
+def issued_by(cert: CertInfo, subject_der: bytes, key_id: bytes | None) -> bool:
+    """Whether a certificate named ``subject_der``, with subject key identifier
+    ``key_id``, may have issued ``cert``, as OpenSSL looks issuers up: the
+    Name, and where both are present the key identifier. Signatures are not
+    checked (that takes ``cryptography``; the hook's rebuild is stdlib-only).
+    """
+    aki = cert.authority_key_id or None
+    return subject_der == cert.issuer_der and (aki is None or key_id is None or key_id == aki)
 
 
 def parse_certificate(der: bytes) -> CertInfo:
