@@ -114,13 +114,20 @@ def test_windows_configurations_sharing_a_bundle_do_not_rewrite_each_other(
     assert tree(cache) == before
 
 
-def test_windows_rebuild_while_others_hold_the_files_retries_and_keeps_the_bundle(
-    emulated: Venv, world: World, tmp_path: Path
-) -> None:
+def _windows_company_start(emulated: Venv, world: World, tmp_path: Path) -> tuple[Path, dict[str, str], str]:
+    """The company certificate as a file of its own, an emulated Windows environment naming it,
+    and the bundle its first start exported."""
     company = tmp_path / "Issuer.crt"
     company.write_bytes(world.company.intermediate_pem.read_bytes())
     env = windows_env(tmp_path / "home", CERT_SESSION_CERTS=str(company))
     (bundle, _, _), _ = start(emulated, env, world.urls["company"])
+    return company, env, bundle
+
+
+def test_windows_rebuild_while_others_hold_the_files_retries_and_keeps_the_bundle(
+    emulated: Venv, world: World, tmp_path: Path
+) -> None:
+    company, env, bundle = _windows_company_start(emulated, world, tmp_path)
     # Another interpreter holds the state files for a moment (three refusals)
     # and the bundle throughout; an input changes without changing the bundle.
     held = dict(env, CERT_SESSION_EMULATE_HELD="state-,fast-,cert-session-", CERT_SESSION_EMULATE_HELD_TRIES="3")
@@ -137,10 +144,7 @@ def test_windows_bundle_held_while_its_content_changes_is_brought_up_to_date_onc
     emulated: Venv, world: World, tmp_path: Path
 ) -> None:
     """Bundle names are stable (issue #23): a rebuild replaces the file, which a reader may hold on Windows."""
-    company = tmp_path / "Issuer.crt"
-    company.write_bytes(world.company.intermediate_pem.read_bytes())
-    env = windows_env(tmp_path / "home", CERT_SESSION_CERTS=str(company))
-    (bundle, _, _), _ = start(emulated, env, world.urls["company"])
+    company, env, bundle = _windows_company_start(emulated, world, tmp_path)
     # A new company certificate while another process holds the bundle for
     # longer than the replace policy waits: this start still gets a working
     # bundle (the fallback directory's), with one line at most.
