@@ -13,7 +13,8 @@ set -euo pipefail
 
 DIR=${1:-/var/lib/cert-session-ci/sid}
 MIRROR=http://deb.debian.org/debian
-PACKAGES_SID=(python3.13 python3.14 python3.14-venv ca-certificates git curl valgrind strace openssl)
+PACKAGES_SID=(python3.13 python3.14 python3.14-venv ca-certificates git curl valgrind strace openssl
+  nodejs python3-venv python3-certifi python3-requests)  # node and Debian's own python3 stack: real clients of issue #23
 PACKAGES_EXPERIMENTAL=(python3.15 python3.15-venv)
 
 say() { echo "chroot.sh: $*" >&2; }

@@ -5,14 +5,13 @@ Importing this package does no work. See README.md.
 
 from __future__ import annotations
 
-from ._defaults import __version__
-
 # Not `from typing import ...`: importing typing costs ~9 ms, and the hook's
 # rebuild path imports this package. mypy treats this constant as typing's.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ._defaults import __version__
     from .session import Session
 
 __all__ = ["where", "activate", "Session", "__version__"]

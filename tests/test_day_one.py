@@ -43,7 +43,8 @@ CLIENT_NAMES = ["requests", "urllib", "urllib3", "httpx", "aiohttp", "huggingfac
 # underneath). The tools run as children of the probe, a hooked Python,
 # when PROBE_TOOLS=1: URL must then be a simple index holding demo-pkg.
 MORE_CLIENTS = ["niquests", "httpx2", "google_auth", "botocore"]
-TOOLS = ["pip", "uv", "curl", "git", "node"]
+# The command-line tools among them that this machine has (tests/test_targets.py says when node is missing).
+TOOLS = ["pip", "uv"] + [t for t in ("curl", "git", "node") if shutil.which(t)]
 
 # Each client with its own defaults, as a tool would call it. argv: URL [own-CA-file | off].
 # With own-CA-file, each client is given its own context/bundle instead (verify=, ssl=, context=,
@@ -430,7 +431,7 @@ def _free_port() -> int:
 
 class CompanyIndex:
     def __init__(self, url: str, packages: Path) -> None:
-        self.url = url  # https://127.0.0.1:PORT/ behind the company chain
+        self.url = url  # https://localhost:PORT/ behind the company chain
         self.packages = packages
 
 

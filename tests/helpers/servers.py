@@ -105,7 +105,9 @@ def tls_proxy(leaf_pem: Path, leaf_key: Path, upstream: tuple[str, int]) -> Iter
     """A loopback TLS front for a plain HTTP server (a company index behind the company chain).
 
     Each connection's handshake sends the leaf alone; the bytes inside go to
-    ``upstream`` unchanged. Yields ``https://127.0.0.1:PORT/``.
+    ``upstream`` unchanged. Yields ``https://localhost:PORT/``: a name, as a
+    company index has; pip 24.2 (ensurepip's on 3.13.0) cannot reach an index
+    by IP address with its default truststore (pypa/pip#12906).
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(leaf_pem), str(leaf_key))
@@ -154,7 +156,7 @@ def tls_proxy(leaf_pem: Path, leaf_key: Path, upstream: tuple[str, int]) -> Iter
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
-        yield "https://127.0.0.1:%d/" % listener.getsockname()[1]
+        yield "https://localhost:%d/" % listener.getsockname()[1]
     finally:
         stop.set()
         thread.join(5)
