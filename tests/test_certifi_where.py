@@ -201,7 +201,8 @@ def debian_venv(wheelhouse: Path, project_wheel: Path, tmp_path_factory: pytest.
     where = run([venv.python, "-c", "import certifi; print(certifi.__file__); print(certifi.where())"], env)
     package, answer = where.stdout.splitlines()
     assert package.startswith("/usr/lib/python3/dist-packages/") and answer == SYSTEM_BUNDLE, where.stdout
-    assert os.path.isfile(os.path.join(os.path.dirname(package), "cacert.pem"))  # shipped, and not where()'s
+    # Debian 12's python3-certifi also ships a cacert.pem that where() does not
+    # name (the file the old base took); sid's ships none. where() decides either way.
     return venv, env
 
 

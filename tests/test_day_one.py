@@ -125,6 +125,7 @@ def tool(argv, env=None):
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env)
     text = proc.stdout + proc.stderr
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text or "SSL certificate problem" in text \
+            or "SSL certificate OpenSSL verify result" in text \
             or "UnknownIssuer" in text or "unable to get local issuer" in text or "certificate verification failed" in text:
         raise ssl.SSLError("CERTIFICATE_VERIFY_FAILED")
     return proc, text

@@ -139,11 +139,11 @@ def test_curl_cacert_option_and_curlrc_win_over_our_export(shell: dict[str, str]
     company, private = world.urls["company"], world.urls["private"]
     own = str(world.private.root_pem)
     assert curl(shell, company) == "200"
-    assert "SSL certificate problem" in curl(shell, private)
+    assert "curl: (60) SSL certificate" in curl(shell, private)  # 60: not verified; the wording after it varies by curl version
     assert curl(shell, private, "--cacert", own) == "200"
     Path(shell["HOME"], ".curlrc").write_text('cacert = "%s"\n' % own)
     assert curl(shell, private) == "200"
-    assert "SSL certificate problem" in curl(shell, company)  # .curlrc replaces CURL_CA_BUNDLE, as documented
+    assert "curl: (60) SSL certificate" in curl(shell, company)  # .curlrc replaces CURL_CA_BUNDLE, as documented
 
 
 def test_node_ca_option_wins_over_our_extra_certificates(shell: dict[str, str], world: World) -> None:
