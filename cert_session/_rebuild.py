@@ -58,9 +58,7 @@ def _certifi_base() -> Base:
         # `pip install --user`, and a venv made with --system-site-packages:
         # site processes those site-packages (and so runs this hook) before
         # it puts the system ones on sys.path.
-        import site
-
-        for directory in site.getsitepackages() if hasattr(site, "getsitepackages") else []:
+        for directory in _site_packages_to_come():
             init = os.path.join(directory, "certifi", "__init__.py")
             if os.path.isfile(init):
                 return _certifi_at(os.path.dirname(init), init, directory)
@@ -74,6 +72,39 @@ def _certifi_base() -> Base:
             "`python -m pip install certifi`" % _layout.HERE,
         )
     return _certifi_at(os.path.dirname(spec.origin), spec.origin, None)
+
+
+def _site_packages_to_come() -> list[str]:
+    """Every site-packages directory ``site`` puts on ``sys.path`` in this process, including those it has not yet.
+
+    Up to 3.13, ``site.PREFIXES`` already names the base Python while the
+    venv's own site-packages (where this hook is) are processed. From 3.14 on,
+    ``site.venv`` adds the base prefixes only afterwards, when the venv was
+    made with ``--system-site-packages`` (read from its ``pyvenv.cfg``, as
+    ``site`` does): Debian's python3-certifi there would look absent.
+    """
+    import site
+    import sys
+
+    if not hasattr(site, "getsitepackages"):
+        return []
+    prefixes = list(getattr(site, "PREFIXES", None) or [sys.prefix, sys.exec_prefix])
+    if sys.prefix != sys.base_prefix and _includes_system_site_packages(os.path.join(sys.prefix, "pyvenv.cfg")):
+        prefixes += [sys.base_prefix, sys.base_exec_prefix]
+    return list(dict.fromkeys(site.getsitepackages(list(dict.fromkeys(prefixes)))))
+
+
+def _includes_system_site_packages(config: str) -> bool:
+    try:
+        with open(config, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and key.strip().lower() == "include-system-site-packages":
+            return value.strip().lower() == "true"
+    return False
 
 
 def _certifi_at(package_dir: str, origin: str, not_on_path: str | None) -> Base:

@@ -123,6 +123,9 @@ def test_where_is_remembered_per_certifi_install_and_asked_again_when_certifi_ch
     # certifi's code changes (an upgrade replaces core.py): asked again.
     core = site / "certifi" / "core.py"
     core.write_text(core.read_text().replace(repr(str(world.company.root_pem)), repr(str(world.newroot.root_pem))))
+    # The new core.py has the old one's size ("company" and "newroot"), and
+    # may have its mtime's second: the reload below would run the stale .pyc.
+    shutil.rmtree(core.parent / "__pycache__", ignore_errors=True)
     again = _rebuild.resolve_base("certifi:")
     assert again.path is None and again.problem is not None and "certifi imported again" in again.problem
     monkeypatch.setitem(sys.modules, "certifi", imported)
