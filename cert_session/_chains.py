@@ -13,7 +13,7 @@ anchor (a partial chain) depends on the client, not on the file:
 
 from __future__ import annotations
 
-from ._x509 import CertInfo, issued_by
+from ._x509 import CertInfo, issued_by, issued_by_any
 
 TYPE_CHECKING = False  # not typing's: the hook's rebuild imports this module (see cert_session/_record.py)
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def unrooted(company: Sequence[CertInfo], anchors: Iterable[CertInfo]) -> list[U
         current = cert
         seen = set()
         while True:
-            if current.self_signed or any(issued_by(current, s, k) for s, k in anchor_keys):
+            if current.self_signed or issued_by_any(current, anchor_keys):
                 break
             above = by_subject.get(current.issuer_der)
             if above is None or above.subject_der in seen or not issued_by(current, above.subject_der, above.subject_key_id):

@@ -16,7 +16,7 @@ import time
 
 from . import _layout
 from ._pem import Block, iter_blocks, looks_like_pem
-from ._x509 import CertInfo, DERError, format_time, issued_by, parse_certificate
+from ._x509 import CertInfo, DERError, format_time, issued_by_any, parse_certificate
 
 TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
 if TYPE_CHECKING:
@@ -385,17 +385,13 @@ def chained(certs: list[CompanyCert], base: list[bytes]) -> list[CompanyCert]:
     while grew and pending:  # a fixed point: each pass may link one more level
         grew = False
         for cert in list(pending):
-            if _issued_by_any(cert.info, issuers):
+            if issued_by_any(cert.info, issuers):
                 kept.append(cert)
                 pending.remove(cert)
                 issuers.add((cert.info.subject_der, cert.info.subject_key_id))
                 grew = True
     order = {id(c): i for i, c in enumerate(certs)}
     return sorted(kept, key=lambda c: order[id(c)])
-
-
-def _issued_by_any(info: CertInfo, issuers: set[tuple[bytes, bytes | None]]) -> bool:
-    return any(issued_by(info, subject, ski) for subject, ski in issuers)
 
 
 def left_out(certs: list[CompanyCert], bases: list[tuple[str, list[bytes], str]]) -> dict[str, list[tuple[str, str]]]:

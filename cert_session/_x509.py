@@ -13,12 +13,13 @@ import hashlib
 
 TYPE_CHECKING = False  # not typing's: see cert_session/_record.py
 if TYPE_CHECKING:
+    from typing import Iterable
     from typing import NamedTuple as Record
 else:
     from ._record import Record
 
 
-__all__ = ["CertInfo", "DERError", "parse_certificate", "format_time", "iso_time", "issued_by"]
+__all__ = ["CertInfo", "DERError", "parse_certificate", "format_time", "iso_time", "issued_by", "issued_by_any"]
 
 _OID_BASIC_CONSTRAINTS = b"\x55\x1d\x13"
 _OID_SUBJECT_KEY_ID = b"\x55\x1d\x0e"
@@ -208,6 +209,11 @@ def issued_by(cert: CertInfo, subject_der: bytes, key_id: bytes | None) -> bool:
     """
     aki = cert.authority_key_id or None
     return subject_der == cert.issuer_der and (aki is None or key_id is None or key_id == aki)
+
+
+def issued_by_any(cert: CertInfo, issuers: Iterable[tuple[bytes, bytes | None]]) -> bool:
+    """``issued_by`` for any of ``issuers``, (subject Name, subject key identifier) pairs."""
+    return any(issued_by(cert, subject, key_id) for subject, key_id in issuers)
 
 
 def parse_certificate(der: bytes) -> CertInfo:
