@@ -88,10 +88,10 @@ def _site_packages_to_come() -> list[str]:
 
     if not hasattr(site, "getsitepackages"):
         return []
-    prefixes = list(getattr(site, "PREFIXES", None) or [sys.prefix, sys.exec_prefix])
+    prefixes = list(site.PREFIXES)
     if sys.prefix != sys.base_prefix and _includes_system_site_packages(os.path.join(sys.prefix, "pyvenv.cfg")):
         prefixes += [sys.base_prefix, sys.base_exec_prefix]
-    return list(dict.fromkeys(site.getsitepackages(list(dict.fromkeys(prefixes)))))
+    return site.getsitepackages(prefixes)  # which skips a prefix it has seen
 
 
 def _includes_system_site_packages(config: str) -> bool:
