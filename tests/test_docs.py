@@ -102,6 +102,30 @@ def test_troubleshooting_starts_from_the_messages_users_see() -> None:
         assert any(message in h for h in headings), (message, headings)
 
 
+def test_security_policy_gives_supported_versions_private_reporting_and_what_counts() -> None:
+    policy = REPO / "SECURITY.md"
+    assert {"supported-versions", "reporting-a-vulnerability", "what-counts-as-a-vulnerability"} <= anchors(policy)
+    text = " ".join(policy.read_text().split())
+    assert "privately" in text and "Report a vulnerability" in text
+    for kind in ("trust what it shouldn't", "run code it didn't ship", "fail to start"):
+        assert kind in text, kind
+
+
+def test_security_page_covers_what_a_security_team_asks() -> None:
+    assert {
+        "what-runs-at-start-up",
+        "what-it-reads",
+        "what-it-writes-and-where",
+        "it-never-opens-a-network-connection",
+        "which-files-the-wheel-installs",
+        "verify-a-release",
+        "rebuild-a-release-and-compare",
+        "what-endpoint-security-tools-will-report-at-install-time",
+    } <= anchors(SECURITY_PAGE)
+    text = SECURITY_PAGE.read_text()
+    assert "import cert_session_hook" in text and "--require-hashes" in text and "attestation" in text
+
+
 def test_security_page_gives_the_real_start_up_files_and_their_digests() -> None:
     page = SECURITY_PAGE.read_text()
     for name in ("cert_session_hook.pth", "cert_session_hook.start"):
