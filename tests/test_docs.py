@@ -80,6 +80,13 @@ def test_readme_first_block_holds_the_test_command_ci_runs_verbatim() -> None:
     assert command in first_block.group(0).splitlines()
 
 
+def test_readme_keeps_the_demo_command_a_quick_start_and_the_company_rollout() -> None:
+    first_block = _FENCE.search(README.read_text())
+    assert first_block is not None
+    assert any(line.endswith("/bin/cert-session demo") and "pip install '.[demo]'" in line for line in first_block.group(0).splitlines())
+    assert {"quick-start-five-minutes", "for-companies-ship-your-certificate", "documentation"} <= anchors(README)
+
+
 def test_the_docs_site_builds_with_warnings_as_errors(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(REPO / "mkdocs.yml"), "-d", str(tmp_path / "site")],
